@@ -1,0 +1,1 @@
+"""The streaming monitor (Faust): join, metrics, drift, weakness profiles, router, analytics sink."""

@@ -1,0 +1,1 @@
+"""The workers: model registry, targeted synthetic data generator, cautious fine-tuning."""
