@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -40,7 +41,7 @@ class Settings(BaseSettings):
     kafka_heap: str = Field("512m", description="INSITU_KAFKA_HEAP: JVM heap of the embedded broker.")
     kafka_jars_dir: Path | None = Field(
         None,
-        description="INSITU_KAFKA_JARS_DIR: broker jars resolved from Maven Central; default <data_dir>/kafka/jars.",
+        description="INSITU_KAFKA_JARS_DIR: broker jars resolved from Maven Central; default ~/.cache/insitu/kafka-jars.",
     )
     kafka_security_protocol: str | None = Field(
         None, description="INSITU_KAFKA_SECURITY_PROTOCOL: security.protocol (PLAINTEXT, SSL, SASL_SSL, ...)."
@@ -104,7 +105,10 @@ class Settings(BaseSettings):
 
     @property
     def jars_dir(self) -> Path:
-        return (self.kafka_jars_dir or self.data_dir / "kafka" / "jars").expanduser().resolve()
+        if self.kafka_jars_dir is not None:
+            return self.kafka_jars_dir.expanduser().resolve()
+        cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+        return (cache / "insitu" / "kafka-jars").resolve()
 
     @property
     def clickhouse_target(self) -> str:
