@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -114,6 +115,7 @@ def create_topics(admin: AdminClient, settings: Settings, timeout: float = 30.0)
                 if exc.args[0].name() != "TOPIC_ALREADY_EXISTS":
                     msg = f"creating topic {name} failed: {exc.args[0].str()}"
                     raise RuntimeError(msg) from exc
+    _wait_until_visible(admin, created, timeout)
     live = describe_topics(admin, settings, timeout)
     reports = []
     for s in CATALOG:
@@ -124,6 +126,23 @@ def create_topics(admin: AdminClient, settings: Settings, timeout: float = 30.0)
         diffs = _differences(s, settings, live[name])
         reports.append(TopicReport(name, "differs" if diffs else "exists", tuple(diffs)))
     return reports
+
+
+def _wait_until_visible(admin: AdminClient, names: set[str], timeout: float) -> None:
+    """New topics reach the broker's metadata a moment after creation; wait for every leader."""
+    deadline = time.monotonic() + timeout
+    while names:
+        topics = admin.list_topics(timeout=timeout).topics
+        ready = {
+            n for n in names if n in topics and topics[n].error is None
+            and all(p.leader >= 0 for p in topics[n].partitions.values())
+        }
+        if ready == names:
+            return
+        if time.monotonic() > deadline:
+            msg = f"topics not ready after {timeout:.0f}s: {sorted(names - ready)}"
+            raise RuntimeError(msg)
+        time.sleep(0.1)
 
 
 def describe_topics(admin: AdminClient, settings: Settings, timeout: float = 30.0) -> dict[str, dict[str, Any]]:

@@ -89,7 +89,7 @@ class Serde:
         try:
             return self._decode(topic, data)
         except SerializationError as exc:
-            raise exc.at(topic=topic, partition=partition, offset=offset) from exc.__cause__
+            raise exc.at(topic=self._prefix + topic, partition=partition, offset=offset) from exc.__cause__
 
     def _decode(self, topic: str, data: bytes | None) -> dict[str, Any]:
         if not data:
