@@ -10,7 +10,6 @@ import subprocess
 import time
 import uuid
 from dataclasses import dataclass
-from pathlib import Path
 
 from infra.config import Settings
 from infra.kafka_dist import LOG4J_CONFIG, ensure_jars

@@ -41,7 +41,7 @@ class Settings(BaseSettings):
     kafka_heap: str = Field("512m", description="INSITU_KAFKA_HEAP: JVM heap of the embedded broker.")
     kafka_jars_dir: Path | None = Field(
         None,
-        description="INSITU_KAFKA_JARS_DIR: broker jars resolved from Maven Central; default ~/.cache/insitu/kafka-jars.",
+        description="INSITU_KAFKA_JARS_DIR: broker jars from Maven Central; default ~/.cache/insitu/kafka-jars.",
     )
     kafka_security_protocol: str | None = Field(
         None, description="INSITU_KAFKA_SECURITY_PROTOCOL: security.protocol (PLAINTEXT, SSL, SASL_SSL, ...)."

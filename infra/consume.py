@@ -9,7 +9,7 @@ from typing import Any
 
 from confluent_kafka import OFFSET_BEGINNING, OFFSET_END, Consumer, KafkaError, KafkaException, TopicPartition
 
-from schemas import SerializationError, Serde
+from schemas import Serde, SerializationError
 
 
 @dataclass(frozen=True)
@@ -44,8 +44,8 @@ def read_topic(
     """
     meta = consumer.list_topics(physical_topic, timeout=metadata_timeout).topics.get(physical_topic)
     if meta is None or meta.error is not None:
-        msg = f"topic {physical_topic} does not exist (run `insitu topics create`)"
-        raise KafkaException(KafkaError(KafkaError.UNKNOWN_TOPIC_OR_PART, msg))
+        problem = f"topic {physical_topic} does not exist (run `insitu topics create`)"
+        raise KafkaException(KafkaError(KafkaError.UNKNOWN_TOPIC_OR_PART, problem))
     start = OFFSET_BEGINNING if from_beginning else OFFSET_END
     partitions = [TopicPartition(physical_topic, p, start) for p in sorted(meta.partitions)]
     consumer.assign(partitions)
@@ -58,18 +58,20 @@ def read_topic(
             if idle_timeout is not None and time.monotonic() - last_message > idle_timeout:
                 return
             continue
-        if msg.error() is not None:
-            if msg.error().code() == KafkaError._PARTITION_EOF:
-                pending.discard(msg.partition())
+        error = msg.error()
+        if error is not None:
+            if error.code() == KafkaError._PARTITION_EOF:
+                pending.discard(msg.partition() or 0)
                 continue
-            raise KafkaException(msg.error())
+            raise KafkaException(error)
         last_message = time.monotonic()
         seen += 1
+        partition, offset = msg.partition() or 0, msg.offset() or 0
         try:
-            record = serde.decode(topic, msg.value(), partition=msg.partition(), offset=msg.offset())
-            yield Decoded(msg.partition(), msg.offset(), msg.key(), record, None)
+            record = serde.decode(topic, msg.value(), partition=partition, offset=offset)
+            yield Decoded(partition, offset, msg.key(), record, None)
         except SerializationError as exc:
-            yield Decoded(msg.partition(), msg.offset(), msg.key(), None, exc)
+            yield Decoded(partition, offset, msg.key(), None, exc)
 
 
 def _unfinished(consumer: Consumer, partitions: list[TopicPartition], from_beginning: bool) -> set[int]:

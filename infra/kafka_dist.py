@@ -46,7 +46,7 @@ def ensure_jars(jars_dir: Path) -> Path:
         return jars_dir
     mvn = shutil.which("mvn")
     if mvn is None:
-        msg = "Maven (mvn) is needed to resolve the Kafka broker jars from Maven Central; install it (apt-get install maven)"
+        msg = "Maven (mvn) resolves the Kafka broker jars from Maven Central; install it (apt-get install maven)"
         raise KafkaDistError(msg)
     jars_dir.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".jars-", dir=jars_dir.parent))
@@ -54,7 +54,8 @@ def ensure_jars(jars_dir: Path) -> Path:
     result = subprocess.run(command, capture_output=True, text=True, check=False)
     if result.returncode != 0:
         shutil.rmtree(staging, ignore_errors=True)
-        msg = f"resolving Kafka {kafka_version()} jars failed (exit {result.returncode}):\n{result.stdout[-3000:]}{result.stderr[-3000:]}"
+        output = result.stdout[-3000:] + result.stderr[-3000:]
+        msg = f"resolving Kafka {kafka_version()} jars failed (exit {result.returncode}):\n{output}"
         raise KafkaDistError(msg)
     (staging / MARKER).write_text(_fingerprint())
     if jars_dir.exists():

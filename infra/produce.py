@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from confluent_kafka import KafkaError, Message, Producer
 
 from infra.topics import message_key
-from schemas import SerializationError, Serde
+from schemas import Serde, SerializationError
 
 
 @dataclass
@@ -66,7 +66,10 @@ def produce_lines(
     return report
 
 
-def _send(producer: Producer, topic: str, key: bytes | None, value: bytes, callback: object) -> None:
+DeliveryCallback = Callable[[KafkaError | None, Message], None]
+
+
+def _send(producer: Producer, topic: str, key: bytes | None, value: bytes, callback: DeliveryCallback) -> None:
     while True:
         try:
             producer.produce(topic, value=value, key=key, on_delivery=callback)

@@ -20,8 +20,8 @@ __all__ = [
     "ConfluentRegistry",
     "EmbeddedRegistry",
     "SchemaCatalog",
-    "SerializationError",
     "Serde",
+    "SerializationError",
     "to_json",
     "to_record",
 ]

@@ -93,7 +93,8 @@ class Serde:
 
     def _decode(self, topic: str, data: bytes | None) -> dict[str, Any]:
         if not data:
-            raise SerializationError("empty value", reason="undecodable")
+            msg = "empty value"
+            raise SerializationError(msg, reason="undecodable")
         if data[0] == MAGIC:
             return self._decode_avro(topic, data)
         if topic in JSON_INPUT_TOPICS and data.lstrip()[:1] == b"{":
@@ -127,5 +128,6 @@ class Serde:
         try:
             value = json.loads(data.decode("utf-8"))
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise SerializationError(f"invalid JSON: {exc}", reason="undecodable") from exc
+            msg = f"invalid JSON: {exc}"
+            raise SerializationError(msg, reason="undecodable") from exc
         return self.from_json(topic, value)

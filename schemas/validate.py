@@ -95,9 +95,8 @@ class _Coercer:
             elif "default" in field:
                 out[name] = self.convert(field["default"], field["type"], sub)
             else:
-                raise SerializationError(
-                    f"field '{sub}': required field is missing", reason="schema_violation", field=sub
-                )
+                msg = f"field '{sub}': required field is missing"
+                raise SerializationError(msg, reason="schema_violation", field=sub)
         return out
 
     def union(self, value: Any, branches: list[Any], path: str) -> Any:

@@ -9,7 +9,7 @@ from confluent_kafka import Consumer, Producer
 
 from infra.broker import BrokerError, EmbeddedBroker
 from infra.config import Settings
-from infra.kafka_clients import admin, bootstrap_servers, NoBrokerError
+from infra.kafka_clients import NoBrokerError, admin, bootstrap_servers
 from infra.topics import create_topics
 from tests.conftest import free_port_pair
 

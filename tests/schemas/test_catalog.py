@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import itertools
 import json
 
 import fastavro
@@ -36,7 +37,7 @@ def _previous_and_current():
     catalog = SchemaCatalog.load()
     for topic in catalog.topics:
         versions = catalog.versions(topic)
-        for old, new in zip(versions, versions[1:], strict=False):
+        for old, new in itertools.pairwise(versions):
             yield pytest.param(old, new, id=f"{topic}-v{old.version}-to-v{new.version}")
 
 

@@ -11,7 +11,7 @@ import fastavro
 import pytest
 from confluent_kafka.schema_registry import SchemaRegistryClient
 
-from schemas import ConfluentRegistry, SchemaCatalog, SerializationError, Serde
+from schemas import ConfluentRegistry, SchemaCatalog, Serde, SerializationError
 from schemas.catalog import SCHEMA_DIR
 from tests.samples import SAMPLES
 
@@ -123,7 +123,7 @@ def test_truncated_and_padded_bodies_are_rejected(serde):
 
 
 def test_encode_rejects_records_that_do_not_fit(serde):
-    with pytest.raises(SerializationError, match="does not fit the feedback.events schema"):
+    with pytest.raises(SerializationError, match=r"does not fit the feedback\.events schema"):
         serde.encode("feedback.events", {"request_id": "r", "label": None, "ts": 0})
 
 
