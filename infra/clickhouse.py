@@ -6,6 +6,7 @@ import json
 import math
 import re
 from collections.abc import Iterable, Sequence
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from decimal import Decimal
@@ -170,9 +171,13 @@ def run_query(client: Client, sql: str, fmt: Literal["table", "json"] = "table")
     if fmt not in ("table", "json"):
         msg = f"unknown output format {fmt!r}: use 'table' or 'json'"
         raise ValueError(msg)
-    result = _query(client, sql.strip().rstrip(";"))
+    sql = sql.strip().rstrip(";")
+    result = _query(client, sql)
     names, rows = list(result.column_names), result.result_rows
     if fmt == "table":
+        if not names:  # an empty result carries no header: describe the query (not a SELECT: no header)
+            with suppress(ch_errors.ClickHouseError):
+                names = [row[0] for row in client.query(f"DESCRIBE ({sql})").result_rows]
         return _render_table(names, rows)
     return "\n".join(json.dumps(dict(zip(names, map(_jsonable, row), strict=True)), allow_nan=False) for row in rows)
 
@@ -221,9 +226,8 @@ def _cell(value: Any) -> str:
 def _render_table(names: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     cells = [[_cell(value) for value in row] for row in rows]
     widths = [max([len(name)] + [len(row[i]) for row in cells]) for i, name in enumerate(names)]
-    numeric = [
-        bool(rows) and all(isinstance(row[i], int | float | Decimal | None) for row in rows) for i in range(len(names))
-    ]
+    present = [[row[i] for row in rows if row[i] is not None] for i in range(len(names))]
+    numeric = [bool(values) and all(isinstance(v, int | float | Decimal) for v in values) for values in present]
 
     def line(values: Sequence[str]) -> str:
         padded = (v.rjust(w) if num else v.ljust(w) for v, w, num in zip(values, widths, numeric, strict=True))

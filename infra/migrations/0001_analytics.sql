@@ -166,5 +166,5 @@ ENGINE = ReplacingMergeTree
 PARTITION BY toYYYYMM(ts)
 ORDER BY (
     original_topic, original_partition, original_offset, source, reason,
-    if(original_offset < 0, cityHash64(ts, original_key, original_value), 0)
+    if(original_offset < 0, cityHash64(ts, ifNull(original_key, ''), ifNull(original_value, '')), 0)
 );
