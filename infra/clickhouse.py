@@ -67,6 +67,9 @@ def connect(settings: Settings, *, database: str | None = None, connect_timeout:
                 Path(location).mkdir(parents=True, exist_ok=True)
         else:
             options["connect_timeout"] = connect_timeout  # an HTTP option; chDB would log it as ignored
+            scheme = urlsplit(target).scheme
+            if scheme in ("http", "https"):  # clickhouse-connect ignores a DSN's scheme: https would go plain
+                options["interface"] = scheme
         if database is not None:
             bootstrap = clickhouse_connect.get_client(dsn=target, **options)
             try:
@@ -75,7 +78,7 @@ def connect(settings: Settings, *, database: str | None = None, connect_timeout:
                 bootstrap.close()
             options["database"] = database
         return clickhouse_connect.get_client(dsn=target, **options)
-    except (ch_errors.ClickHouseError, OSError, ValueError) as exc:
+    except (ch_errors.ClickHouseError, OSError, TypeError, ValueError) as exc:  # TypeError: a malformed DSN
         # The cause is not chained: its text or its own causes could carry the password.
         msg = f"cannot connect to ClickHouse at {redact(target)}: {_scrub(str(exc), target)}"
         raise ClickHouseError(msg) from None
