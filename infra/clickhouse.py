@@ -72,8 +72,10 @@ def connect(settings: Settings, *, database: str | None = None, connect_timeout:
                 options["interface"] = scheme
         if database is not None:
             bootstrap = clickhouse_connect.get_client(dsn=target, **options)
-            try:
-                bootstrap.command(f"CREATE DATABASE IF NOT EXISTS {quote_identifier(database)}")
+            try:  # look first: a server user may lack CREATE DATABASE rights on one that exists
+                exists = "SELECT 1 FROM system.databases WHERE name = {name:String}"
+                if not bootstrap.query(exists, parameters={"name": database}).result_rows:
+                    bootstrap.command(f"CREATE DATABASE IF NOT EXISTS {quote_identifier(database)}")
             finally:
                 bootstrap.close()
             options["database"] = database
@@ -221,6 +223,8 @@ def _jsonable(value: Any) -> Any:
 def _cell(value: Any) -> str:
     if value is None:
         return "NULL"
+    if isinstance(value, float):
+        return str(value)  # nan and inf as such, not JSON's null
     data = _jsonable(value)
     text = data if isinstance(data, str) else json.dumps(data, ensure_ascii=False)
     return text.replace("\n", "\\n")
@@ -238,4 +242,5 @@ def _render_table(names: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
 
     rule = "-+-".join("-" * width for width in widths)
     footer = f"({len(rows)} row{'' if len(rows) == 1 else 's'})"
-    return "\n".join([line(names), rule, *(line(row) for row in cells), footer])
+    header = [line(names), rule] if names else []
+    return "\n".join([*header, *(line(row) for row in cells), footer])
