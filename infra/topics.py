@@ -64,6 +64,7 @@ CATALOG: tuple[TopicSpec, ...] = (
     TopicSpec("model.versions", "instance_id", "candidate/promoted/rejected/rolled-back versions", _deleted_after(30)),
     TopicSpec("routing.weights", "route", "full weight vector of a route", dict(COMPACTED), partitions=1),
     TopicSpec("commands", "instance_id", "signed operator commands", _deleted_after(30), partitions=1),
+    TopicSpec("command.results", "instance_id", "every command outcome (audit)", _deleted_after(90), partitions=1),
     TopicSpec("deadletter", "original key", "rejected input with reason and original bytes", _deleted_after(30)),
 )
 
@@ -184,7 +185,7 @@ def message_key(topic: str, record: dict[str, Any]) -> bytes | None:
     """
     if topic == "deadletter":
         return record.get("original_key")
-    if topic == "commands":
+    if topic in ("commands", "command.results"):
         targets = record.get("targets") or []
         return targets[0]["name"].encode() if targets else None
     value = record.get(spec(topic).key)

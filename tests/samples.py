@@ -144,6 +144,18 @@ SAMPLES: dict[str, dict[str, Any]] = {
         "key_id": "ops-1",
         "signature": "00" * 32,
     },
+    "command.results": {
+        "command_id": "cmd-1",
+        "action": "rollback",
+        "targets": [{"kind": "instance", "name": "credit-a", "version": 3}],
+        "issuer": "alice",
+        "issued_ts": TS,
+        "key_id": "ops-1",
+        "received_ts": TS,
+        "result": "rejected",
+        "reason": "stale",
+        "detail": "issued 2 h ago; commands older than 5 min are refused",
+    },
     "deadletter": {
         "original_topic": "inference.events",
         "original_partition": 1,
