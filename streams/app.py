@@ -5,6 +5,7 @@ Topics, tables and agents live in sibling modules that import ``app`` from here.
 
 from __future__ import annotations
 
+import ssl
 from typing import Any
 
 import faust
@@ -30,7 +31,7 @@ def _credentials(settings: StreamSettings) -> Any:
         return None
     ssl_context = None
     if protocol in ("SSL", "SASL_SSL"):
-        ssl_context = faust.ssl.create_default_context(cafile=settings.kafka_ssl_ca_location)
+        ssl_context = ssl.create_default_context(cafile=settings.kafka_ssl_ca_location)
         if settings.kafka_ssl_certificate_location:
             password = settings.kafka_ssl_key_password
             ssl_context.load_cert_chain(
