@@ -37,8 +37,19 @@ def client_config(settings: Settings, **overrides: Any) -> dict[str, Any]:
 
 
 def producer(settings: Settings, **overrides: Any) -> Producer:
-    """An idempotent producer with acks=all: no duplicates or reordering on retries."""
-    defaults = {"enable.idempotence": True, "acks": "all", "linger.ms": 5, "compression.type": "lz4"}
+    """An idempotent producer with acks=all: no duplicates or reordering on retries.
+
+    Keys are partitioned with murmur2, as Java clients and the streams worker do, so
+    inference and feedback events for one request id land in the same partition
+    whichever client produced them.
+    """
+    defaults = {
+        "enable.idempotence": True,
+        "acks": "all",
+        "linger.ms": 5,
+        "compression.type": "lz4",
+        "partitioner": "murmur2_random",
+    }
     return Producer(client_config(settings, **{**defaults, **overrides}))
 
 

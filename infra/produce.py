@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
@@ -17,6 +18,7 @@ class ProduceReport:
     produced: int = 0
     rejected: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
+    delivery_errors: Counter[str] = field(default_factory=Counter)
 
     @property
     def ok(self) -> bool:
@@ -43,7 +45,7 @@ def produce_lines(
         if err is None:
             report.produced += 1
         else:
-            report.failed.append(f"{physical_topic}: delivery failed: {err.str()}")
+            report.delivery_errors[err.str()] += 1
 
     for number, line in enumerate(lines, start=1):
         if not line.strip():
@@ -61,6 +63,8 @@ def produce_lines(
             continue
         _send(producer, physical_topic, message_key(topic, record), data, delivered)
     remaining = producer.flush(flush_timeout)
+    for error, count in report.delivery_errors.items():
+        report.failed.append(f"{physical_topic}: {count} message(s) not delivered: {error}")
     if remaining:
         report.failed.append(f"{physical_topic}: {remaining} message(s) not delivered within {flush_timeout:.0f}s")
     return report

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from faust.types import TopicT
+
 from streams.app import app, settings
 
 
-def _topic(name: str) -> object:
+def _topic(name: str) -> TopicT:
     return app.topic(
         settings.topic(name), key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw"
     )

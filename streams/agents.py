@@ -1,0 +1,6 @@
+"""Every agent of the streams worker; importing this module registers them with the app."""
+
+from streams.join import agent as join_agent
+from streams.metrics import agent as metrics_agent
+
+__all__ = ["join_agent", "metrics_agent"]

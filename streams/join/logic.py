@@ -1,0 +1,107 @@
+"""The join of inference and feedback halves by request id, as pure state transitions.
+
+A request's state lives in a table keyed by request id (JSON-able dict):
+
+- ``{"inference": {...}, "deadline": ms, "p": partition}``: waiting for its label;
+- ``{"feedback": {...}, "deadline": ms, "p": partition}``: a label waiting for its inference;
+- ``{"joined": True, "instance_id": ..., "deadline": ms, "p": partition}``: done, remembered until the
+  deadline so that late duplicates of either half are recognised.
+
+Timestamps inside the state are epoch milliseconds.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+State = dict[str, Any]
+
+
+@dataclass
+class Outcome:
+    """What handling one half (or an expiry) produced."""
+
+    state: State | None
+    joined: dict[str, Any] | None = None
+    rejected: tuple[str, str] | None = None  # (reason, detail) for the message being handled
+    unlabelled: dict[str, Any] | None = None  # an inference whose label never came
+    orphan: dict[str, Any] | None = None  # a label whose inference never came
+    notes: list[str] = field(default_factory=list)
+
+
+def to_millis(value: datetime | int) -> int:
+    return value if isinstance(value, int) else int(value.timestamp() * 1000)
+
+
+def from_millis(value: int) -> datetime:
+    return datetime.fromtimestamp(value / 1000, tz=UTC)
+
+
+def on_inference(state: State | None, event: dict[str, Any], *, now_ms: int, ttl_ms: int, partition: int) -> Outcome:
+    """An inference half arrived.
+
+    >>> inf = {"request_id": "r", "route": "x", "instance_id": "i", "model_version": 1, "ts": 0,
+    ...        "features": {}, "attributes": {}, "prediction": "a", "probabilities": {}}
+    >>> waiting = on_inference(None, inf, now_ms=0, ttl_ms=10, partition=0).state
+    >>> label = {"request_id": "r", "label": "a", "ts": 5}
+    >>> on_feedback(waiting, label, now_ms=5, ttl_ms=10, partition=0).joined["correct"]
+    True
+    """
+    stored = dict(event, ts=to_millis(event["ts"]))
+    if state is None:
+        return Outcome({"inference": stored, "deadline": now_ms + ttl_ms, "p": partition})
+    if "inference" in state or state.get("joined"):
+        return Outcome(state, rejected=("duplicate", _duplicate_detail("inference", event, state)))
+    joined = join(stored, state["feedback"])
+    return Outcome(_done(stored["instance_id"], now_ms, ttl_ms, partition), joined=joined)
+
+
+def on_feedback(state: State | None, event: dict[str, Any], *, now_ms: int, ttl_ms: int, partition: int) -> Outcome:
+    """A feedback half arrived (before or after its inference)."""
+    stored = dict(event, ts=to_millis(event["ts"]))
+    if state is None:
+        return Outcome({"feedback": stored, "deadline": now_ms + ttl_ms, "p": partition})
+    if "feedback" in state or state.get("joined"):
+        return Outcome(state, rejected=("duplicate", _duplicate_detail("feedback", event, state)))
+    joined = join(state["inference"], stored)
+    return Outcome(_done(state["inference"]["instance_id"], now_ms, ttl_ms, partition), joined=joined)
+
+
+def on_expiry(state: State, *, now_ms: int) -> Outcome:
+    """The state's deadline passed: a waiting inference is unlabelled, a waiting label an orphan."""
+    if state["deadline"] > now_ms:
+        return Outcome(state)
+    if "inference" in state:
+        return Outcome(None, unlabelled=state["inference"])
+    if "feedback" in state:
+        return Outcome(None, orphan=state["feedback"])
+    return Outcome(None)
+
+
+def join(inference: dict[str, Any], feedback: dict[str, Any]) -> dict[str, Any]:
+    """A ``joined.events`` record (timestamps as epoch ms, which the Avro writer accepts)."""
+    return {
+        "request_id": inference["request_id"],
+        "route": inference["route"],
+        "instance_id": inference["instance_id"],
+        "model_version": inference["model_version"],
+        "inference_ts": inference["ts"],
+        "feedback_ts": feedback["ts"],
+        "features": inference["features"],
+        "attributes": inference.get("attributes", {}),
+        "prediction": inference["prediction"],
+        "probabilities": inference.get("probabilities", {}),
+        "label": feedback["label"],
+        "correct": inference["prediction"] == feedback["label"],
+    }
+
+
+def _done(instance_id: str, now_ms: int, ttl_ms: int, partition: int) -> State:
+    return {"joined": True, "instance_id": instance_id, "deadline": now_ms + ttl_ms, "p": partition}
+
+
+def _duplicate_detail(half: str, event: dict[str, Any], state: State) -> str:
+    where = "already joined" if state.get("joined") else f"{half} already waiting"
+    return f"duplicate {half} for request {event['request_id']} ({where})"
