@@ -11,8 +11,10 @@ from typing import Any
 import faust
 
 from infra.kafka_clients import NoBrokerError, bootstrap_servers
+from streams import faust_fixes
 from streams.config import StreamSettings
 
+faust_fixes.apply()
 settings = StreamSettings()
 
 

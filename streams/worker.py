@@ -6,16 +6,41 @@ import logging
 import sys
 
 import faust
+from confluent_kafka import KafkaException
+from confluent_kafka.admin import AdminClient, NewTopic
 
 from infra.kafka_clients import admin, bootstrap_servers
 from infra.topics import create_topics
 from streams.config import StreamSettings
 
+HOUR_MS = 3_600_000
+
+
+def internal_topics(settings: StreamSettings) -> list[NewTopic]:
+    """Topics only the streams worker uses, co-partitioned with the input topics."""
+    partitions, replication = settings.topic_partitions, settings.topic_replication
+    return [
+        NewTopic(f"{settings.app_id}-join-ticks", partitions, replication, config={"retention.ms": str(HOUR_MS)}),
+        NewTopic(f"{settings.app_id}-unlabelled", partitions, replication, config={"retention.ms": str(168 * HOUR_MS)}),
+    ]
+
+
+def create_internal_topics(client: AdminClient, settings: StreamSettings) -> None:
+    for name, future in client.create_topics(internal_topics(settings)).items():
+        try:
+            future.result()
+        except KafkaException as exc:
+            if exc.args[0].name() != "TOPIC_ALREADY_EXISTS":
+                msg = f"creating internal topic {name} failed: {exc.args[0].str()}"
+                raise RuntimeError(msg) from exc
+
 
 def main(loglevel: str = "warning") -> int:
     settings = StreamSettings()
     bootstrap_servers(settings)  # a clear error now rather than Faust retrying forever
-    create_topics(admin(settings), settings)
+    client = admin(settings)
+    create_topics(client, settings)
+    create_internal_topics(client, settings)
     (settings.data_dir / "streams" / settings.app_id).mkdir(parents=True, exist_ok=True)
     import streams.agents  # noqa: F401  (registers the agents)
     from streams.app import app
