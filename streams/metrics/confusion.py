@@ -36,7 +36,7 @@ def compute(counts: Counts) -> Metrics:
 
     >>> m = compute({("a", "a"): 3, ("a", "b"): 1, ("b", "b"): 2})
     >>> m.accuracy, round(m.macro_f1, 4)
-    (0.8333333333333333, 0.8286)
+    (0.8333333333333334, 0.8286)
     """
     labels = sorted({t for t, _ in counts} | {p for _, p in counts})
     total = sum(counts.values())
