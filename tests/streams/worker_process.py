@@ -1,0 +1,126 @@
+"""Run streams workers as separate processes (the Faust app reads its settings at import)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, TopicPartition
+
+from infra.config import Settings
+from schemas import Serde, SerializationError
+
+
+def worker_env(settings: Settings, **extra: str) -> dict[str, str]:
+    env = {
+        **os.environ,
+        "INSITU_KAFKA_BOOTSTRAP": settings.kafka_bootstrap or "",
+        "INSITU_TOPIC_PREFIX": settings.topic_prefix,
+        "INSITU_TOPIC_PARTITIONS": str(settings.topic_partitions),
+        "INSITU_DATA_DIR": str(settings.data_dir),
+        "INSITU_SNAPSHOT_INTERVAL": "1",
+    }
+    env.update(extra)
+    return env
+
+
+class WorkerProcess:
+    """One ``python -m streams.worker`` with its log in a file."""
+
+    def __init__(self, env: dict[str, str], log: Path) -> None:
+        self.env = env
+        self.log = log
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self, wait_ready: float = 120.0) -> WorkerProcess:
+        with open(self.log, "ab") as out:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "streams.worker", "info"], env=self.env, stdout=out, stderr=subprocess.STDOUT
+            )
+        deadline = time.monotonic() + wait_ready
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                msg = f"streams worker exited with {self.process.returncode}:\n{self.tail()}"
+                raise RuntimeError(msg)
+            if "Worker ready" in self.log.read_text(errors="replace"):
+                return self
+            time.sleep(0.5)
+        msg = f"streams worker not ready after {wait_ready}s:\n{self.tail()}"
+        raise RuntimeError(msg)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(60)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+    def kill(self) -> None:
+        assert self.process is not None
+        self.process.kill()
+        self.process.wait()
+
+    def tail(self, lines: int = 40) -> str:
+        return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
+
+
+def read_topic(
+    settings: Settings,
+    topic: str,
+    until: Callable[[list[dict[str, Any]]], bool],
+    timeout: float = 90.0,
+) -> list[dict[str, Any]]:
+    """Every committed record of a catalog topic, re-read until ``until(records)`` holds."""
+    serde = Serde()
+    deadline = time.monotonic() + timeout
+    records: list[dict[str, Any]] = []
+    while time.monotonic() < deadline:
+        records = _read_all(settings, topic, serde)
+        if until(records):
+            return records
+        time.sleep(1.0)
+    msg = f"{topic}: condition not met within {timeout}s; last read {len(records)} record(s)"
+    raise AssertionError(msg)
+
+
+def _read_all(settings: Settings, topic: str, serde: Serde) -> list[dict[str, Any]]:
+    name = settings.topic(topic)
+    consumer = Consumer(
+        {
+            "bootstrap.servers": settings.kafka_bootstrap,
+            "group.id": "reader",
+            "isolation.level": "read_committed",
+            "enable.auto.commit": False,
+            "enable.partition.eof": True,
+        }
+    )
+    try:
+        partitions = set(consumer.list_topics(name, timeout=10).topics[name].partitions)
+        consumer.assign([TopicPartition(name, p, OFFSET_BEGINNING) for p in partitions])
+        out: list[dict[str, Any]] = []
+        pending = set(partitions)
+        deadline = time.monotonic() + 30
+        while pending and time.monotonic() < deadline:
+            message = consumer.poll(0.5)
+            if message is None:
+                continue
+            error = message.error()
+            if error is not None:
+                if error.code() == KafkaError._PARTITION_EOF:
+                    pending.discard(message.partition())
+                continue
+            try:
+                out.append(serde.decode(topic, message.value()))
+            except SerializationError:
+                out.append({"undecodable": message.value()})
+        return out
+    finally:
+        consumer.close()
