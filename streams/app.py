@@ -11,10 +11,8 @@ from typing import Any
 import faust
 
 from infra.kafka_clients import NoBrokerError, bootstrap_servers
-from streams import faust_fixes
 from streams.config import StreamSettings
 
-faust_fixes.apply()
 settings = StreamSettings()
 
 
@@ -62,7 +60,12 @@ app = faust.App(
     topic_allow_declare=True,
     consumer_auto_offset_reset="earliest",
     producer_acks=-1,
-    processing_guarantee=settings.processing_guarantee,
+    # At least once, with idempotent state: every agent recognises a replayed or duplicated
+    # message by request id or input offset, which holds across crashes and rebalances.
+    processing_guarantee="at_least_once",
+    broker_session_timeout=settings.session_timeout,
+    broker_heartbeat_interval=min(3.0, settings.session_timeout / 4),
+    table_standby_replicas=0,
     datadir=str(settings.data_dir / "streams" / settings.app_id),
     web_enabled=settings.streams_web_port is not None,
     web_port=settings.streams_web_port or 6066,

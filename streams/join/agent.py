@@ -107,10 +107,10 @@ async def handle(topic: str, partition: int, offset: int, key: bytes | None, val
     request_id = record["request_id"]
     state = join_state.get(request_id)
     if logical == "inference.events":
-        outcome = on_inference(state, record, now_ms=now_ms, ttl_ms=TTL_MS, partition=partition)
+        outcome = on_inference(state, record, now_ms=now_ms, ttl_ms=TTL_MS, partition=partition, offset=offset)
     else:
         record["raw"] = {"value": _b64(value), "key": _b64(key), "offset": offset}
-        outcome = on_feedback(state, record, now_ms=now_ms, ttl_ms=TTL_MS, partition=partition)
+        outcome = on_feedback(state, record, now_ms=now_ms, ttl_ms=TTL_MS, partition=partition, offset=offset)
     if outcome.rejected is not None:
         await send_dead(_dead(topic, partition, offset, key, value, *outcome.rejected), key)
         return

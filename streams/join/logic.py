@@ -2,12 +2,15 @@
 
 A request's state lives in a table keyed by request id (JSON-able dict):
 
-- ``{"inference": {...}, "deadline": ms, "p": partition}``: waiting for its label;
-- ``{"feedback": {...}, "deadline": ms, "p": partition}``: a label waiting for its inference;
-- ``{"joined": True, "instance_id": ..., "deadline": ms, "p": partition}``: done, remembered until the
-  deadline so that late duplicates of either half are recognised.
+- ``{"inference": {...}, "io": offset, "deadline": ms, "p": partition}``: waiting for its label;
+- ``{"feedback": {...}, "fo": offset, "deadline": ms, "p": partition}``: a label waiting for its inference;
+- ``{"joined": {...}, "by": half, "io": offset, "fo": offset, "deadline": ms, "p": partition}``: done,
+  remembered until the deadline so that late duplicates of either half are recognised.
 
-Timestamps inside the state are epoch milliseconds.
+Each half's input offset is kept so that a message replayed after a crash (same offset) is told
+apart from a genuine duplicate (another offset): a replay is never a dead letter, and a replayed
+half that completed the join emits the joined record again, because its first emission belonged
+to a transaction that did not commit. Timestamps inside the state are epoch milliseconds.
 """
 
 from __future__ import annotations
@@ -39,34 +42,52 @@ def from_millis(value: int) -> datetime:
     return datetime.fromtimestamp(value / 1000, tz=UTC)
 
 
-def on_inference(state: State | None, event: dict[str, Any], *, now_ms: int, ttl_ms: int, partition: int) -> Outcome:
+def on_inference(
+    state: State | None, event: dict[str, Any], *, now_ms: int, ttl_ms: int, partition: int, offset: int = -1
+) -> Outcome:
     """An inference half arrived.
 
     >>> inf = {"request_id": "r", "route": "x", "instance_id": "i", "model_version": 1, "ts": 0,
     ...        "features": {}, "attributes": {}, "prediction": "a", "probabilities": {}}
-    >>> waiting = on_inference(None, inf, now_ms=0, ttl_ms=10, partition=0).state
+    >>> waiting = on_inference(None, inf, now_ms=0, ttl_ms=10, partition=0, offset=7).state
     >>> label = {"request_id": "r", "label": "a", "ts": 5}
-    >>> on_feedback(waiting, label, now_ms=5, ttl_ms=10, partition=0).joined["correct"]
+    >>> on_feedback(waiting, label, now_ms=5, ttl_ms=10, partition=0, offset=9).joined["correct"]
     True
     """
-    stored = dict(event, ts=to_millis(event["ts"]))
-    if state is None:
-        return Outcome({"inference": stored, "deadline": now_ms + ttl_ms, "p": partition})
-    if "inference" in state or state.get("joined"):
-        return Outcome(state, rejected=("duplicate", _duplicate_detail("inference", event, state)))
-    joined = join(stored, state["feedback"])
-    return Outcome(_done(stored["instance_id"], now_ms, ttl_ms, partition), joined=joined)
+    return _arrive("inference", state, dict(event, ts=to_millis(event["ts"])), now_ms, ttl_ms, partition, offset)
 
 
-def on_feedback(state: State | None, event: dict[str, Any], *, now_ms: int, ttl_ms: int, partition: int) -> Outcome:
+def on_feedback(
+    state: State | None, event: dict[str, Any], *, now_ms: int, ttl_ms: int, partition: int, offset: int = -1
+) -> Outcome:
     """A feedback half arrived (before or after its inference)."""
-    stored = dict(event, ts=to_millis(event["ts"]))
+    return _arrive("feedback", state, dict(event, ts=to_millis(event["ts"])), now_ms, ttl_ms, partition, offset)
+
+
+def _arrive(
+    half: str, state: State | None, stored: dict[str, Any], now_ms: int, ttl_ms: int, partition: int, offset: int
+) -> Outcome:
+    mark = "io" if half == "inference" else "fo"
     if state is None:
-        return Outcome({"feedback": stored, "deadline": now_ms + ttl_ms, "p": partition})
-    if "feedback" in state or state.get("joined"):
-        return Outcome(state, rejected=("duplicate", _duplicate_detail("feedback", event, state)))
-    joined = join(state["inference"], stored)
-    return Outcome(_done(state["inference"]["instance_id"], now_ms, ttl_ms, partition), joined=joined)
+        return Outcome({half: stored, mark: offset, "deadline": now_ms + ttl_ms, "p": partition})
+    if offset >= 0 and state.get(mark) == offset:  # the same message again: a replay after a crash
+        if "joined" in state and state.get("by") == half:
+            return Outcome(state, joined=state["joined"])
+        return Outcome(state)
+    if mark in state:
+        return Outcome(state, rejected=("duplicate", _duplicate_detail(half, stored, state)))
+    other = "feedback" if half == "inference" else "inference"
+    pair = {half: stored, other: state[other]}
+    joined = join(pair["inference"], pair["feedback"])
+    done = {
+        "joined": joined,
+        "by": half,
+        "io": state.get("io", offset) if half == "feedback" else offset,
+        "fo": state.get("fo", offset) if half == "inference" else offset,
+        "deadline": now_ms + ttl_ms,
+        "p": partition,
+    }
+    return Outcome(done, joined=joined)
 
 
 def on_expiry(state: State, *, now_ms: int) -> Outcome:
@@ -98,10 +119,6 @@ def join(inference: dict[str, Any], feedback: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _done(instance_id: str, now_ms: int, ttl_ms: int, partition: int) -> State:
-    return {"joined": True, "instance_id": instance_id, "deadline": now_ms + ttl_ms, "p": partition}
-
-
 def _duplicate_detail(half: str, event: dict[str, Any], state: State) -> str:
-    where = "already joined" if state.get("joined") else f"{half} already waiting"
+    where = "already joined" if "joined" in state else f"{half} already waiting"
     return f"duplicate {half} for request {event['request_id']} ({where})"

@@ -1,4 +1,10 @@
-"""The metrics agent: joined events and unlabelled notices into confusion buckets; snapshots on a timer."""
+"""The metrics agent: each joined event or unlabelled notice is one table entry keyed by request id.
+
+Writing one small entry per request makes counting idempotent: a duplicate joined record (the join
+runs at least once) or a replay after a crash finds its entry and is skipped, and every write is
+atomic. Sums are kept in memory (``VersionAggregate``), rebuilt from the table after a rebalance,
+and snapshots of them go to ``metrics.snapshots`` on a timer.
+"""
 
 from __future__ import annotations
 
@@ -17,33 +23,76 @@ from streams.app import app, settings
 from streams.deadletter import from_error
 from streams.join.agent import unlabelled
 from streams.join.logic import to_millis
-from streams.metrics.buckets import (
-    BUCKET_MS,
-    RETAIN_MS,
-    TOTAL,
-    add_joined,
-    add_unlabelled,
-    bucket_of,
-    entry_key,
-    new_entry,
-    parse_key,
-    windows,
-)
+from streams.metrics.aggregate import Counts, VersionAggregate, bucket_of
 from streams.metrics.snapshot import snapshot_record
 
 log = logging.getLogger(__name__)
 SOURCE = "streams.metrics"
 JOINED = settings.topic("joined.events")
+SEP = "\x1f"
 
 serde = Serde.from_settings(settings)
 source = app.topic(
     JOINED, unlabelled.get_topic_name(), key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw"
 )
-metric_buckets = app.Table("metric-buckets", default=None, partitions=settings.topic_partitions, key_type=str)
+entries = app.Table("metric-entries", default=None, partitions=settings.topic_partitions, key_type=str)
+
+Version = tuple[str, int]
+
+
+class State:
+    """In-memory sums derived from the table, per partition, rebuilt lazily after a rebalance."""
+
+    def __init__(self) -> None:
+        self.aggregates: dict[Version, VersionAggregate] = {}
+        self.partition_of: dict[Version, int] = {}
+        self.members: dict[tuple[str, int, int], list[str]] = defaultdict(list)
+        self.built: set[int] = set()
+        self.stale: dict[int, list[str]] = defaultdict(list)
+
+    def reset(self) -> None:
+        self.__init__()  # type: ignore[misc]
+
+    def ensure_built(self, partition: int) -> None:
+        if partition in self.built:
+            return
+        requests = []
+        for key, value in list(entries.items()):
+            if value is None or value.get("p") != partition:
+                continue
+            if key.startswith("a" + SEP):
+                agg = self.aggregate(value["i"], value["v"], value["r"], value["first_ts"], partition)
+                agg.archive = Counts.from_json(value["counts"])
+                agg.archived_through = value["through"]
+            else:
+                requests.append((key, value))
+        for key, value in requests:
+            agg = self.aggregate(value["i"], value["v"], value["r"], value["b"], partition)
+            if value["b"] <= agg.archived_through:
+                self.stale[partition].append(key)  # folded before a crash, delete pending
+                continue
+            agg.add(value["b"], value["l"], value["y"])
+            self.members[(value["i"], value["v"], value["b"])].append(key)
+        self.built.add(partition)
+
+    def aggregate(self, instance: str, version: int, route: str, first_ts: int, partition: int) -> VersionAggregate:
+        key = (instance, version)
+        if key not in self.aggregates:
+            self.aggregates[key] = VersionAggregate(route=route, first_ts=first_ts)
+            self.partition_of[key] = partition
+        return self.aggregates[key]
+
+
+state = State()
+
+
+@app.on_partitions_assigned.connect  # type: ignore[arg-type]
+async def _rebuild_after_rebalance(app: Any, *args: Any, **kwargs: Any) -> None:
+    state.reset()
 
 
 class SnapshotProducer:
-    """Snapshots are sent from a timer, outside any stream transaction: a plain idempotent producer."""
+    """Snapshots are sent from a timer, outside stream processing: a plain idempotent producer."""
 
     def __init__(self) -> None:
         self._producer: Producer | None = None
@@ -72,7 +121,9 @@ async def metrics_agent(stream: Any) -> None:
                 record = serde.decode(
                     "joined.events", message.value, partition=message.partition, offset=message.offset
                 )
-                update(
+                count(
+                    message.partition,
+                    record["request_id"],
                     record["instance_id"],
                     record["route"],
                     record["model_version"],
@@ -82,59 +133,81 @@ async def metrics_agent(stream: Any) -> None:
                 )
             else:
                 notice = json.loads(message.value)
-                update(notice["instance_id"], notice["route"], notice["model_version"], notice["ts"], None, None)
+                count(
+                    message.partition,
+                    notice["request_id"],
+                    notice["instance_id"],
+                    notice["route"],
+                    notice["model_version"],
+                    notice["ts"],
+                    None,
+                    "",
+                )
         except SerializationError as exc:
             dead = from_error(exc, key=message.key, value=message.value, source=SOURCE)
             await topics.deadletter.send(key=message.key, value=serde.encode("deadletter", dead))
 
 
-def update(instance_id: str, route: str, version: int, ts_ms: int, label: str | None, prediction: str | None) -> None:
-    """Count one labelled (or unlabelled, when ``label`` is None) prediction in its bucket and the total."""
+def count(
+    partition: int,
+    request_id: str,
+    instance: str,
+    route: str,
+    version: int,
+    ts_ms: int,
+    label: str | None,
+    prediction: str,
+) -> None:
+    """Count one prediction once (``label`` None: its label never came). Runs in the event's partition."""
+    state.ensure_built(partition)
+    for key in state.stale.pop(partition, []):
+        entries.pop(key, None)
+    key = "r" + SEP + request_id
+    if entries.get(key) is not None:
+        return  # counted already: a duplicate or a replay
     bucket = bucket_of(ts_ms)
-    now_ms = int(time.time() * 1000)
-    if bucket < bucket_of(now_ms - RETAIN_MS):
-        keys = [entry_key(instance_id, version, TOTAL)]  # too old for any time window
-    else:
-        keys = [entry_key(instance_id, version, bucket), entry_key(instance_id, version, TOTAL)]
-    for key in keys:
-        entry = metric_buckets.get(key) or new_entry(route, ts_ms)
-        entry = add_unlabelled(entry) if label is None else add_joined(entry, label, prediction or "")
-        metric_buckets[key] = entry
-    if label is None or ts_ms % BUCKET_MS < 1000:
-        _prune(instance_id, version, now_ms)
+    entries[key] = {"i": instance, "r": route, "v": version, "b": bucket, "l": label, "y": prediction, "p": partition}
+    agg = state.aggregate(instance, version, route, bucket, partition)
+    agg.add(bucket, label, prediction)
+    state.members[(instance, version, bucket)].append(key)
+    fold_expired(instance, version, agg, partition)
 
 
-def _prune(instance_id: str, version: int, now_ms: int) -> None:
-    """Drop buckets older than the longest window (runs in the instance's partition: same as the event's)."""
-    oldest = bucket_of(now_ms - RETAIN_MS)
-    prefix = entry_key(instance_id, version, "")
-    stale = [
-        k
-        for k in list(metric_buckets.keys())
-        if k.startswith(prefix) and not k.endswith(TOTAL) and int(parse_key(k)[2]) < oldest
-    ]
-    for key in stale:
-        metric_buckets.pop(key, None)
+def fold_expired(instance: str, version: int, agg: VersionAggregate, partition: int) -> None:
+    """Move buckets older than the longest window into the archive entry, then drop their requests."""
+    for bucket in agg.expired(int(time.time() * 1000)):
+        agg.fold(bucket)
+        entries["a" + SEP + instance + SEP + str(version)] = {
+            "i": instance,
+            "v": version,
+            "r": agg.route,
+            "first_ts": agg.first_ts,
+            "through": agg.archived_through,
+            "counts": agg.archive.to_json(),
+            "p": partition,
+        }
+        for key in state.members.pop((instance, version, bucket), []):
+            entries.pop(key, None)
 
 
 def current_snapshots(now_ms: int) -> list[dict[str, Any]]:
-    """Snapshot records for every instance version this worker holds."""
-    grouped: dict[tuple[str, int], dict[str, dict[str, Any]]] = defaultdict(dict)
-    for key, entry in list(metric_buckets.items()):
-        if entry is None:
-            continue
-        instance_id, version, bucket = parse_key(key)
-        grouped[(instance_id, version)][bucket] = entry
+    """Snapshot records of every instance version in the partitions this worker owns."""
+    owned = {tp.partition for tp in app.assignor.assigned_actives() if tp.topic == JOINED}
+    for partition in owned:
+        state.ensure_built(partition)
     records = []
-    for (instance_id, version), entries in sorted(grouped.items()):
-        route = next(iter(entries.values()))["route"]
-        for window in windows(entries, now_ms):
-            records.append(snapshot_record(instance_id, route, version, window, now_ms))
+    for (instance, version), agg in sorted(state.aggregates.items()):
+        if state.partition_of[(instance, version)] not in owned:
+            continue
+        for window in agg.windows(now_ms):
+            records.append(snapshot_record(instance, agg.route, version, window, now_ms))
     return records
 
 
 @app.timer(interval=settings.snapshot_interval)
 async def _snapshot() -> None:
+    if app.rebalancing:
+        return
     records = current_snapshots(int(time.time() * 1000))
     if records:
         snapshots.send(records)

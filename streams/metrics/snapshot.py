@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from streams.metrics.buckets import WindowCounts
+from streams.metrics.aggregate import WindowCounts
 from streams.metrics.confusion import compute
 
 

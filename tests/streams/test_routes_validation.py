@@ -13,7 +13,9 @@ from tests.samples import SAMPLES
 
 def test_personal_fields_are_dropped_or_hashed(tmp_path):
     path = tmp_path / "routes.json"
-    path.write_text(json.dumps({"routes": {"credit": {"personal": {"email": "drop", "customer": "hash", "zip": "hash"}}}}))
+    path.write_text(
+        json.dumps({"routes": {"credit": {"personal": {"email": "drop", "customer": "hash", "zip": "hash"}}}})
+    )
     catalog = RouteCatalog.load(str(path), salt=b"pepper")
     out = catalog.anonymise("credit", {"email": "a@b.c", "customer": "c-17", "zip": 12345.0, "region": "north"})
     assert "email" not in out and out["region"] == "north"

@@ -24,7 +24,7 @@ def test_feedback_after_inference_joins():
     done = on_feedback(waiting.state, FEEDBACK, now_ms=20, ttl_ms=100, partition=3)
     assert done.joined["label"] == "no" and done.joined["correct"] is False
     assert done.joined["inference_ts"] == 1_000 and done.joined["feedback_ts"] == 5_000
-    assert done.state == {"joined": True, "instance_id": "a", "deadline": 120, "p": 3}
+    assert done.state["joined"] == done.joined and done.state["deadline"] == 120 and done.state["p"] == 3
 
 
 def test_feedback_before_inference_joins():
@@ -34,13 +34,13 @@ def test_feedback_before_inference_joins():
 
 
 def test_duplicates_of_either_half_are_rejected_before_and_after_the_join():
-    waiting = on_inference(None, INFERENCE, now_ms=0, ttl_ms=100, partition=0).state
-    again = on_inference(waiting, INFERENCE, now_ms=1, ttl_ms=100, partition=0)
+    waiting = on_inference(None, INFERENCE, now_ms=0, ttl_ms=100, partition=0, offset=1).state
+    again = on_inference(waiting, INFERENCE, now_ms=1, ttl_ms=100, partition=0, offset=2)
     assert again.rejected[0] == "duplicate" and again.state is waiting
-    done = on_feedback(waiting, FEEDBACK, now_ms=2, ttl_ms=100, partition=0).state
+    done = on_feedback(waiting, FEEDBACK, now_ms=2, ttl_ms=100, partition=0, offset=5).state
     for outcome in (
-        on_feedback(done, FEEDBACK, now_ms=3, ttl_ms=100, partition=0),
-        on_inference(done, INFERENCE, now_ms=3, ttl_ms=100, partition=0),
+        on_feedback(done, FEEDBACK, now_ms=3, ttl_ms=100, partition=0, offset=6),
+        on_inference(done, INFERENCE, now_ms=3, ttl_ms=100, partition=0, offset=3),
     ):
         assert outcome.rejected[0] == "duplicate" and "already joined" in outcome.rejected[1]
         assert outcome.joined is None
@@ -61,3 +61,16 @@ def test_a_joined_marker_expires_silently():
     done = on_feedback(waiting, FEEDBACK, now_ms=50, ttl_ms=100, partition=0).state
     expired = on_expiry(done, now_ms=150)
     assert expired.state is None and expired.unlabelled is None and expired.orphan is None
+
+
+def test_a_replayed_half_is_not_a_duplicate_and_a_replayed_completion_joins_again():
+    waiting = on_inference(None, INFERENCE, now_ms=0, ttl_ms=100, partition=0, offset=10).state
+    replay = on_inference(waiting, INFERENCE, now_ms=1, ttl_ms=100, partition=0, offset=10)
+    assert replay.rejected is None and replay.joined is None and replay.state is waiting
+    done = on_feedback(waiting, FEEDBACK, now_ms=2, ttl_ms=100, partition=0, offset=20)
+    # The completing half replayed: its first joined record was in an aborted transaction.
+    again = on_feedback(done.state, FEEDBACK, now_ms=3, ttl_ms=100, partition=0, offset=20)
+    assert again.rejected is None and again.joined == done.joined
+    # The first half replayed after the join: nothing to do.
+    first = on_inference(done.state, INFERENCE, now_ms=3, ttl_ms=100, partition=0, offset=10)
+    assert first.rejected is None and first.joined is None
