@@ -175,6 +175,21 @@ def query(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+# -- processes ------------------------------------------------------------------------------
+
+
+def streams_worker(args: argparse.Namespace, settings: Settings) -> int:
+    from streams.worker import main as run_worker
+
+    return run_worker(args.loglevel)
+
+
+def sink(args: argparse.Namespace, settings: Settings) -> int:
+    from streams.sink.__main__ import main as run_sink
+
+    return run_sink()
+
+
 # -- misc -----------------------------------------------------------------------------------
 
 
@@ -220,6 +235,11 @@ def build_parser() -> argparse.ArgumentParser:
     cons.add_argument("--timeout", type=float, default=None, help="stop after S seconds without a message")
     cons.add_argument("--with-meta", action="store_true", help="wrap each record with partition, offset and key")
     cons.set_defaults(handler=consume)
+
+    worker = sub.add_parser("streams", help="run a streams worker (join, metrics, profiles, router)")
+    worker.add_argument("--loglevel", default="warning", choices=["debug", "info", "warning", "error"])
+    worker.set_defaults(handler=streams_worker)
+    sub.add_parser("sink", help="run the analytics sink (the one ClickHouse writer)").set_defaults(handler=sink)
 
     sub.add_parser("migrate", help="apply ClickHouse migrations").set_defaults(handler=migrate)
     q = sub.add_parser("query", help="run SQL on the analytics store and print the result")
