@@ -46,6 +46,11 @@ def main(loglevel: str = "warning") -> int:
     from streams.app import app
 
     logging.basicConfig(level=loglevel.upper(), format="[%(asctime)s] %(levelname)s %(name)s: %(message)s")
+    # aiokafka and faust log every message at debug; building those records costs more than the join.
+    level = logging.getLevelName(loglevel.upper())
+    logging.getLogger("aiokafka").setLevel(max(logging.WARNING, level))
+    for name in ("faust", "mode"):
+        logging.getLogger(name).setLevel(max(logging.INFO, level))
     worker = faust.Worker(app, loglevel=loglevel, quiet=True, redirect_stdouts=False)
     worker.execute_from_commandline()
     return 0

@@ -88,8 +88,27 @@ def bench_broker(settings: Settings, events: int = 100_000) -> list[tuple[str, s
     ]
 
 
+SECTIONS = (
+    ("streams", "tests.bench.streams"),
+    ("analytics sink", "tests.bench.sink"),
+    ("weakness profiles", "tests.bench.profiling"),
+    ("workers", "tests.bench.workers"),
+)
+
+
+def _table(title: str, rows: list[tuple[str, str]]) -> str:
+    width = max(len(name) for name, _ in rows)
+    lines = [f"\n{title}\n", f"| {'what':<{width}} | result |", f"|{'-' * (width + 2)}|--------|"]
+    lines += [f"| {name:<{width}} | {value} |" for name, value in rows]
+    return "\n".join(lines)
+
+
 def main() -> None:
-    rows = bench_serde()
+    import importlib
+    import inspect
+
+    print(f"insitu benchmarks — {platform.python_implementation()} {platform.python_version()}, {os.cpu_count()} cores")
+    print(_table("serde", bench_serde()), flush=True)
     external = os.environ.get("INSITU_KAFKA_BOOTSTRAP")
     with tempfile.TemporaryDirectory() as tmp:
         broker = None
@@ -102,15 +121,18 @@ def main() -> None:
             settings = Settings(
                 data_dir=Path(tmp), kafka_bootstrap=bootstrap, topic_prefix=f"bench{uuid.uuid4().hex[:6]}."
             )
-            rows += bench_broker(settings)
+            print(_table("broker round trip", bench_broker(settings)), flush=True)
+            for title, module_name in SECTIONS:
+                try:
+                    module = importlib.import_module(module_name)
+                except ModuleNotFoundError:
+                    continue
+                wants_settings = "settings" in inspect.signature(module.run).parameters
+                rows = module.run(settings) if wants_settings else module.run()
+                print(_table(title, rows), flush=True)
         finally:
             if broker is not None:
                 broker.stop()
-    print(f"insitu benchmarks — {platform.python_implementation()} {platform.python_version()}, {os.cpu_count()} cores")
-    width = max(len(name) for name, _ in rows)
-    print(f"| {'what':<{width}} | result |\n|{'-' * (width + 2)}|--------|")
-    for name, value in rows:
-        print(f"| {name:<{width}} | {value} |")
 
 
 if __name__ == "__main__":
