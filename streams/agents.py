@@ -2,5 +2,6 @@
 
 from streams.join import agent as join_agent
 from streams.metrics import agent as metrics_agent
+from streams.profiling import agent as profiling_agent
 
-__all__ = ["join_agent", "metrics_agent"]
+__all__ = ["join_agent", "metrics_agent", "profiling_agent"]

@@ -22,6 +22,9 @@ def internal_topics(settings: StreamSettings) -> list[NewTopic]:
     return [
         NewTopic(f"{settings.app_id}-join-ticks", partitions, replication, config={"retention.ms": str(HOUR_MS)}),
         NewTopic(f"{settings.app_id}-unlabelled", partitions, replication, config={"retention.ms": str(168 * HOUR_MS)}),
+        NewTopic(
+            f"{settings.app_id}-profile-input", partitions, replication, config={"retention.ms": str(24 * HOUR_MS)}
+        ),
     ]
 
 

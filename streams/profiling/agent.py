@@ -1,0 +1,161 @@
+"""The profiling agents: joined events re-keyed by route, then one ``RouteProfiler`` per route.
+
+``profile_feeder`` forwards each joined event to an internal topic keyed by route, so every
+instance of a route (and so its peers) reaches the same worker. ``profiler_agent`` keeps the
+windows and drift detectors of its routes in memory, builds a profile every ``build_every``
+events (SHAP attribution runs in a thread), and sends the profile to the compacted ``profiles``
+topic and material changes to ``profile.changes``. Windows refill from the stream after a
+restart; profile versions continue from the ``profiles`` topic.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any
+
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, TopicPartition
+
+from infra.kafka_clients import client_config
+from schemas import Serde, SerializationError
+from streams import topics
+from streams.app import app, settings
+from streams.deadletter import from_error
+from streams.drift import InstanceDrift
+from streams.join.logic import to_millis
+from streams.profiling.monitor import ProfilerConfig, RouteProfiler
+from streams.profiling.shap_attribution import attribute_errors
+
+log = logging.getLogger(__name__)
+SOURCE = "streams.profiling"
+INPUT = f"{settings.app_id}-profile-input"
+
+serde = Serde.from_settings(settings)
+profile_input = app.topic(
+    INPUT,
+    partitions=settings.topic_partitions,
+    internal=True,
+    key_type=bytes,
+    value_type=bytes,
+    key_serializer="raw",
+    value_serializer="raw",
+)
+
+
+class Profilers:
+    """Route profilers and drift detectors of this worker; versions restored from ``profiles`` once."""
+
+    def __init__(self) -> None:
+        self.routes: dict[str, RouteProfiler] = {}
+        self.drift: dict[tuple[str, int], InstanceDrift] = {}
+        self._versions: dict[str, int] | None = None
+
+    def route(self, route: str) -> RouteProfiler:
+        if route not in self.routes:
+            profiler = RouteProfiler(route, ProfilerConfig())
+            for instance_id, version in self.latest_versions().items():
+                profiler.restore_version(instance_id, version)
+            self.routes[route] = profiler
+        return self.routes[route]
+
+    def detector(self, instance_id: str, version: int) -> InstanceDrift:
+        return self.drift.setdefault((instance_id, version), InstanceDrift())
+
+    def latest_versions(self) -> dict[str, int]:
+        if self._versions is None:
+            self._versions = read_profile_versions()
+        return self._versions
+
+
+profilers = Profilers()
+
+
+def read_profile_versions(timeout: float = 10.0) -> dict[str, int]:
+    """The latest profile version per instance on the compacted ``profiles`` topic."""
+    name = settings.topic("profiles")
+    consumer = Consumer(
+        client_config(
+            settings,
+            **{
+                "group.id": f"{settings.app_id}-profile-versions",
+                "enable.partition.eof": True,
+                "enable.auto.commit": False,
+            },
+        )
+    )
+    versions: dict[str, int] = {}
+    try:
+        partitions = consumer.list_topics(name, timeout=timeout).topics[name].partitions
+        consumer.assign([TopicPartition(name, p, OFFSET_BEGINNING) for p in partitions])
+        pending, deadline = set(partitions), time.monotonic() + timeout
+        while pending and time.monotonic() < deadline:
+            message = consumer.poll(0.5)
+            if message is None:
+                continue
+            if message.error() is not None:
+                if message.error().code() == KafkaError._PARTITION_EOF:
+                    pending.discard(message.partition())
+                continue
+            if message.value() is None:
+                continue
+            try:
+                profile = serde.decode("profiles", message.value())
+            except SerializationError:
+                continue
+            instance = profile["instance_id"]
+            versions[instance] = max(versions.get(instance, 0), profile["profile_version"])
+    finally:
+        consumer.close()
+    return versions
+
+
+@app.agent(topics.joined_events)
+async def profile_feeder(stream: Any) -> None:
+    async for event in stream.events():
+        message = event.message
+        try:
+            record = serde.decode("joined.events", message.value, partition=message.partition, offset=message.offset)
+        except SerializationError as exc:
+            continue_dead = from_error(exc, key=message.key, value=message.value, source=SOURCE)
+            await topics.deadletter.send(key=message.key, value=serde.encode("deadletter", continue_dead))
+            continue
+        await profile_input.send(key=record["route"].encode(), value=message.value)
+
+
+@app.agent(profile_input)
+async def profiler_agent(stream: Any) -> None:
+    async for value in stream:
+        record = serde.decode("joined.events", value)
+        await observe(record)
+
+
+async def observe(record: dict[str, Any]) -> None:
+    profiler = profilers.route(record["route"])
+    instance_id, version = record["instance_id"], record["model_version"]
+    fired = profilers.detector(instance_id, version).update(record["correct"], record["features"])
+    if fired:
+        log.info("drift on %s v%s: %s", instance_id, version, ", ".join(fired))
+        profiler.drift(instance_id, version, ts=to_millis(record["feedback_ts"]), detectors=fired)
+    due = profiler.add(record)
+    if due is None:
+        return
+    snapshot = profiler.snapshot(*due)
+    loop = asyncio.get_running_loop()
+    attribution = await loop.run_in_executor(None, _attribute, snapshot.frame)
+    profile, changes = profiler.build(*due, now_ms=int(time.time() * 1000), attribution=attribution, snapshot=snapshot)
+    await topics.profiles.send(key=profile["instance_id"].encode(), value=serde.encode("profiles", profile))
+    for change in changes:
+        log.info("profile change for %s: %s %s", change["instance_id"], change["kind"], change.get("detail", ""))
+        await topics.profile_changes.send(
+            key=change["instance_id"].encode(), value=serde.encode("profile.changes", change)
+        )
+
+
+def _attribute(frame: Any) -> Any:
+    """SHAP error attribution for a window; a failure leaves the profile without it rather than stopping."""
+    try:
+        return attribute_errors(frame, threads=1)
+    except Exception:  # shap raises many types on degenerate windows (one class, no errors, ...)
+        log.exception("SHAP attribution failed; profile built without it")
+        return None
