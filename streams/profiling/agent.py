@@ -93,9 +93,10 @@ def read_profile_versions(timeout: float = 10.0) -> dict[str, int]:
             message = consumer.poll(0.5)
             if message is None:
                 continue
-            if message.error() is not None:
-                if message.error().code() == KafkaError._PARTITION_EOF:
-                    pending.discard(message.partition())
+            error = message.error()
+            if error is not None:
+                if error.code() == KafkaError._PARTITION_EOF:
+                    pending.discard(message.partition() or 0)
                 continue
             if message.value() is None:
                 continue
