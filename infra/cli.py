@@ -247,6 +247,9 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--format", choices=["table", "json"], default="table")
     q.set_defaults(handler=query)
 
+    from infra.command_cli import add_commands as add_operator_commands
+
+    add_operator_commands(sub)
     sub.add_parser("config", help="print the configuration, secrets redacted").set_defaults(handler=config)
     d = sub.add_parser("demo", help="run the demo on embedded defaults")
     d.add_argument("--events", type=int, default=200, help="inference events to produce")

@@ -29,7 +29,9 @@ def internal_topics(settings: StreamSettings) -> list[NewTopic]:
 
 
 def create_internal_topics(client: AdminClient, settings: StreamSettings) -> None:
-    for name, future in client.create_topics(internal_topics(settings)).items():
+    from streams.router.internal import internal_topics as router_topics
+
+    for name, future in client.create_topics(internal_topics(settings) + router_topics(settings)).items():
         try:
             future.result()
         except KafkaException as exc:

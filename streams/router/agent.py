@@ -1,0 +1,219 @@
+"""The router's Faust agents: feeders re-key inputs by route; the router agent owns each route's state.
+
+- ``router_joined``, ``router_snapshots``, ``router_versions`` decode their topic, dead-letter
+  bad input (undecodable, schema-invalid, unknown route) and forward an envelope keyed by
+  route to the router's input topic.
+- ``router_commands`` (``streams.router.command_agent``) checks commands and forwards them
+  to their routes.
+- ``router`` reads the input topic. Each route lives in one partition, so exactly one
+  worker owns it at a time; its state (tables ``router-routes`` and ``router-evidence``)
+  moves with the partition through the changelog. It decides each envelope through
+  ``RouterEngine`` on a staged view of the tables, delivers what comes out (weights,
+  version events, command results: ``streams.router.outputs``), records version statuses
+  in the registry, and only then commits the state. Processing is at least once: a replayed
+  envelope is recognised by offset (or command id) and changes nothing twice.
+- A timer sends ticks to every input partition, so idle routes are still evaluated.
+
+Importing this module registers every router agent with the app.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+from schemas import SerializationError
+from streams.app import app, settings
+from streams.deadletter import dead_letter, from_error
+from streams.router import command_agent, envelope
+from streams.router.channels import (
+    INPUT,
+    SOURCE,
+    dead,
+    guarded,
+    raw_topic,
+    result_record,
+    router_input,
+    send_dead,
+    serde,
+)
+from streams.router.engine import RouterEngine
+from streams.router.outputs import Outputs, Record
+from streams.router.policy import RouterPolicy
+from streams.router.registry import open_registry, record_status
+from streams.router.staged import Staged
+from streams.router.transitions import CommandOutcome, Effects, StatusChange
+from streams.routes import RouteCatalog
+from streams.ticks import Ticker
+from streams.validation import InvalidEvent
+
+__all__ = ["command_agent", "router", "router_joined", "router_snapshots", "router_versions"]
+
+log = logging.getLogger(__name__)
+routes = RouteCatalog.load(settings.routes_file)
+ticker = Ticker(settings, INPUT, settings.topic_partitions)
+route_table = app.Table("router-routes", default=None, partitions=settings.topic_partitions, key_type=str)
+evidence_table = app.Table("router-evidence", default=None, partitions=settings.topic_partitions, key_type=str)
+policy = RouterPolicy.from_settings(settings)
+outputs = Outputs(settings)
+WEIGHTS, VERSIONS = settings.topic("routing.weights"), settings.topic("model.versions")
+RESULTS, DEADLETTER = settings.topic("command.results"), settings.topic("deadletter")
+
+
+class Registry:
+    """The model registry, opened on first use (it is optional; see ``streams.router.registry``)."""
+
+    def __init__(self) -> None:
+        self._opened = False
+        self._registry: Any = None
+
+    def get(self) -> Any:
+        if not self._opened:
+            self._registry, self._opened = open_registry(settings), True
+        return self._registry
+
+
+registry = Registry()
+
+
+# -- feeders -----------------------------------------------------------------------------------
+
+
+Builder = Callable[[dict[str, Any], envelope.Source], "tuple[str, bytes] | None"]
+
+
+async def feed(message: Any, topic: str, build: Builder) -> None:
+    """Decode ``message`` of catalog ``topic``, build its envelope and forward it keyed by route."""
+    try:
+        record = serde.decode(topic, message.value, partition=message.partition, offset=message.offset)
+        built = build(record, (message.partition, message.offset))
+        if built is None:
+            return
+        route, data = built
+        if not routes.knows(route):
+            raise InvalidEvent(reason="unknown_route", detail=f"route {route!r} is not in the routes file")
+    except SerializationError as exc:
+        await send_dead(from_error(exc, key=message.key, value=message.value, source=SOURCE), message.key)
+        return
+    except (InvalidEvent, ValueError) as exc:
+        reason, detail = (exc.reason, exc.detail) if isinstance(exc, InvalidEvent) else ("schema_violation", str(exc))
+        await send_dead(dead(message, reason, detail), message.key)
+        return
+    await router_input.send(key=route.encode("utf-8"), value=data)
+
+
+@app.agent(raw_topic(settings.topic("joined.events")))
+async def router_joined(stream: Any) -> None:
+    async for event in stream.events():
+        await guarded(event.message, feed(event.message, "joined.events", envelope.joined))
+
+
+@app.agent(raw_topic(settings.topic("metrics.snapshots")))
+async def router_snapshots(stream: Any) -> None:
+    async for event in stream.events():
+        await guarded(event.message, feed(event.message, "metrics.snapshots", envelope.snapshot))
+
+
+@app.agent(raw_topic(settings.topic("model.versions")))
+async def router_versions(stream: Any) -> None:
+    async for event in stream.events():
+        await guarded(event.message, feed(event.message, "model.versions", envelope.version))
+
+
+# -- the router --------------------------------------------------------------------------------
+
+
+@app.agent(router_input)
+async def router(stream: Any) -> None:
+    async for event in stream.events():
+        await guarded(event.message, route_message(event.message))
+
+
+async def route_message(message: Any) -> None:
+    """Decide on one envelope from staged state; deliver the outputs; then commit the state."""
+    now_ms = int(time.time() * 1000)
+    routes_view, evidence_view = Staged(route_table), Staged(evidence_table)
+    engine = RouterEngine(routes_view, evidence_view, policy)
+    records: list[Record] = []
+    if message.value == envelope.TICK:
+        effects = engine.on_tick(message.partition, now_ms)
+    else:
+        try:
+            body = envelope.parse(message.value)
+            route = message.key.decode("utf-8")
+        except (ValueError, AttributeError) as exc:
+            await send_dead(dead(message, "undecodable", str(exc)), message.key)
+            return
+        kind, offset = body["k"], message.offset
+        if kind == "joined":
+            effects = engine.on_joined(route, message.partition, body, now_ms, offset)
+        elif kind == "snapshot":
+            effects = engine.on_snapshot(route, message.partition, body, now_ms)
+        elif kind == "version":
+            effects = engine.on_version(route, message.partition, body, now_ms, offset)
+        else:
+            effects = command_effects(engine, route, body, now_ms, offset)
+            records += command_records(body, effects)
+    records[:0] = effect_records(effects)
+    await outputs.deliver(records)
+    store = registry.get() if effects.statuses else None
+    if store is not None:
+        await asyncio.get_running_loop().run_in_executor(None, record_statuses, store, effects.statuses)
+    routes_view.commit()
+    evidence_view.commit()
+
+
+def command_effects(engine: RouterEngine, route: str, body: dict[str, Any], now_ms: int, offset: int) -> Effects:
+    command = body["command"]
+    try:
+        return engine.on_command(route, command, now_ms, offset=offset, until_ms=body.get("until_ms"))
+    except Exception as exc:  # audit the command even when the router fails on it
+        log.exception("router failed on command %s for route %s", command.get("command_id"), route)
+        return Effects(result=CommandOutcome(False, "router_error", f"{type(exc).__name__}: {exc}"))
+
+
+def effect_records(effects: Effects) -> list[Record]:
+    """Weights (a tombstone for a removed route) and version events, encoded for their topics."""
+    records: list[Record] = []
+    for route, record in effects.weights:
+        log.info("routing.weights %s epoch %s: %s", route, record and record["epoch"], record and record["reason"])
+        value = None if record is None else serde.encode("routing.weights", record)
+        records.append((WEIGHTS, route.encode("utf-8"), value))
+    for event in effects.versions:
+        records.append((VERSIONS, event["instance_id"].encode("utf-8"), serde.encode("model.versions", event)))
+    return records
+
+
+def command_records(body: dict[str, Any], effects: Effects) -> list[Record]:
+    """The command's audit record and, if it was rejected, its dead letter with the original bytes."""
+    command, source, outcome = body["command"], body["source"], effects.result
+    assert outcome is not None, "the engine answers every command"
+    key = envelope.unb64(source["key"])
+    result = result_record(command, accepted=outcome.accepted, reason=outcome.reason, detail=outcome.detail)
+    records: list[Record] = [(RESULTS, key, serde.encode("command.results", result))]
+    if not outcome.accepted:
+        letter = dead_letter(
+            topic=source["topic"],
+            partition=source["partition"],
+            offset=source["offset"],
+            key=key,
+            value=envelope.unb64(source["value"]),
+            reason=outcome.reason,
+            detail=outcome.detail,
+            source=SOURCE,
+        )
+        records.append((DEADLETTER, key, serde.encode("deadletter", letter)))
+    return records
+
+
+def record_statuses(store: Any, changes: list[StatusChange]) -> None:
+    for change in changes:
+        record_status(store, change)
+
+
+@app.timer(interval=settings.router_interval)
+async def _tick() -> None:
+    ticker.tick()
