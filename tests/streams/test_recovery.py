@@ -32,7 +32,7 @@ def test_two_workers_share_the_work_and_survive_a_kill(kafka_settings, tmp_path)
         for i in range(EVENTS // 2):
             send.avro("feedback.events", feedback(f"r{i}", "approve" if i % 4 else "deny"))
         send.flush()
-        read_topic(settings, "joined.events", lambda r: len(r) >= EVENTS // 2, timeout=120)
+        read_topic(settings, "joined.events", lambda r: len(r) >= EVENTS // 2, timeout=300)
 
         for i in range(EVENTS // 2, EVENTS):
             send.avro("feedback.events", feedback(f"r{i}", "approve" if i % 4 else "deny"))
@@ -42,7 +42,7 @@ def test_two_workers_share_the_work_and_survive_a_kill(kafka_settings, tmp_path)
 
         try:
             joined = read_topic(
-                settings, "joined.events", lambda r: len({x["request_id"] for x in r}) >= EVENTS, timeout=180
+                settings, "joined.events", lambda r: len({x["request_id"] for x in r}) >= EVENTS, timeout=300
             )
         except AssertionError:
             seen = {r["request_id"] for r in read_topic(settings, "joined.events", lambda r: True)}
@@ -63,7 +63,7 @@ def test_two_workers_share_the_work_and_survive_a_kill(kafka_settings, tmp_path)
                     latest[r["instance_id"]] = max(latest.get(r["instance_id"], r), r, key=lambda s: s["snapshot_ts"])
             return all(i in latest and latest[i]["labelled"] == n for i, n in expected.items())
 
-        read_topic(settings, "metrics.snapshots", counted_once, timeout=120)
+        read_topic(settings, "metrics.snapshots", counted_once, timeout=300)
         dead = read_topic(settings, "deadletter", lambda r: True)
         assert not [d for d in dead if d["reason"] == "duplicate"], "a replayed half was seen as a duplicate"
     finally:

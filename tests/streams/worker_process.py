@@ -76,7 +76,7 @@ def read_topic(
     settings: Settings,
     topic: str,
     until: Callable[[list[dict[str, Any]]], bool],
-    timeout: float = 90.0,
+    timeout: float = 180.0,
 ) -> list[dict[str, Any]]:
     """Every committed record of a catalog topic, re-read until ``until(records)`` holds."""
     serde = Serde()
