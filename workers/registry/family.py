@@ -195,9 +195,7 @@ class ModelFamily:
         """One row as a 1-D float32 tensor of length ``width``."""
         return torch.from_numpy(self._encode_row(features, attributes or {}))
 
-    def encode_batch(
-        self, rows: Iterable[tuple[Mapping[str, float], Mapping[str, str]]]
-    ) -> torch.Tensor:
+    def encode_batch(self, rows: Iterable[tuple[Mapping[str, float], Mapping[str, str]]]) -> torch.Tensor:
         """Rows of ``(features, attributes)`` as an ``(n, width)`` float32 tensor."""
         encoded = [self._encode_row(f, a) for f, a in rows]
         if not encoded:

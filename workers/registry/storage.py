@@ -22,7 +22,7 @@ class Storage:
     >>> store.read_bytes("a/b.json"), store.exists("a/b.json"), store.list("a")
     (b'{}', True, ['b.json'])
     >>> store.url("a/b.json")
-    'memory://insitu-doc/a/b.json'
+    'memory:///insitu-doc/a/b.json'
     """
 
     def __init__(self, uri: str, **storage_options: Any) -> None:

@@ -43,6 +43,7 @@ class StatusChange:
 class VersionInfo:
     """The metadata of one version of one instance (``meta.json`` next to its weights).
 
+    >>> from datetime import UTC
     >>> info = VersionInfo("credit-a", 2, parent=1, created=datetime(2026, 1, 1, tzinfo=UTC), reason="fine-tune",
     ...                    metrics={"slice_gain": 0.1}, weights_sha256="ab", family="mlp",
     ...                    history=(StatusChange("candidate", datetime(2026, 1, 1, tzinfo=UTC)),))
