@@ -250,6 +250,9 @@ def build_parser() -> argparse.ArgumentParser:
     from infra.command_cli import add_commands as add_operator_commands
 
     add_operator_commands(sub)
+    from workers.cli import add_commands as add_worker_commands
+
+    add_worker_commands(sub)
     sub.add_parser("config", help="print the configuration, secrets redacted").set_defaults(handler=config)
     d = sub.add_parser("demo", help="run the demo on embedded defaults")
     d.add_argument("--events", type=int, default=200, help="inference events to produce")

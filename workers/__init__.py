@@ -1,1 +1,17 @@
-"""The workers: model registry, targeted synthetic data generator, cautious fine-tuning."""
+"""The workers: model registry, targeted synthetic data generator, cautious fine-tuning.
+
+Public names (import them from their modules):
+
+- ``workers.config``: ``WorkerSettings`` (frozen, env prefix ``INSITU_``), ``worker_settings``.
+- ``workers.registry``: ``ModelRegistry`` (``load``, ``promoted_version``, ``add_version``,
+  ``set_status``, ...), ``LoadedModel``, ``ModelFamily``, ``VersionInfo``, ``RegistryError``.
+- ``workers.models``: ``TabularMLP``, the default family class for tabular classifiers.
+- ``workers.device``: ``configure`` (device picked once, CPU threads), ``Runtime`` (AMP on CUDA).
+- ``workers.slices``: ``SlicePredicate``, ``Condition``: the profiles' slice predicates.
+- ``workers.reservoir``: ``Reservoir``, ``RealRow``: recent real rows per route and their split.
+- ``workers.generator``: ``GeneratorWorker``, ``GeneratorService``, ``RoutePlugins`` (label
+  functions and control properties per route), ``TabularGenerator``.
+- ``workers.finetune``: ``FineTuneWorker``, ``FineTuneService``, ``fine_tune``, ``evaluate_gate``.
+- ``workers.loop``: ``WorkerLoop`` (the thin Kafka loop), ``Refused``; ``workers.tail``: ``TailReader``.
+- ``workers.cli``: ``add_commands`` (``insitu registry|generator|finetune``).
+"""
