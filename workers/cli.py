@@ -23,21 +23,25 @@ def registry_add(args: argparse.Namespace, settings: Settings) -> int:
     from safetensors.torch import load as load_safetensors
 
     from workers.registry.family import ModelFamily
-    from workers.registry.registry import ModelRegistry
+    from workers.registry.registry import ModelRegistry, fits
     from workers.registry.versions import Status
 
     ws = worker_settings(settings)
     registry = ModelRegistry(args.registry or ws.registry_location)
+    weights = load_safetensors(Path(args.weights).read_bytes())
     if args.family:
+        if not args.route:
+            msg = "a new instance needs --route"
+            raise ValueError(msg)
         raw = json.loads(Path(args.family).read_text())
         family = ModelFamily.from_json(raw, name=raw.get("name") or Path(args.family).stem)
+        fits(family, weights, args.instance)  # before the instance is declared: nothing half-added
         registry.add_instance(args.instance, route=args.route, family=family)
     else:
         info = registry.instance(args.instance)  # must exist already
         if args.route and args.route != info.route:
             msg = f"instance {args.instance!r} is on route {info.route!r}, not {args.route!r}"
             raise ValueError(msg)
-    weights = load_safetensors(Path(args.weights).read_bytes())
     first = not registry.versions(args.instance)
     status: Status = args.status or ("promoted" if first else "candidate")
     meta = registry.add_version(args.instance, weights, reason=args.reason, status=status)

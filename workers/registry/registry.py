@@ -227,7 +227,7 @@ class ModelRegistry:
         family = self.family(info.family)
         state = weights.state_dict() if isinstance(weights, nn.Module) else dict(weights)
         state = {name: tensor.detach().to("cpu").contiguous() for name, tensor in state.items()}
-        _fits(family, state, instance_id)
+        fits(family, state, instance_id)
         existing = self.versions(instance_id)
         number = existing[-1].version + 1 if existing else 1
         if parent is None and existing:
@@ -296,7 +296,8 @@ class ModelRegistry:
         return LoadedModel(instance_id, info.route, meta, family, module, target)
 
 
-def _fits(family: ModelFamily, state: Mapping[str, torch.Tensor], instance_id: str) -> None:
+def fits(family: ModelFamily, state: Mapping[str, torch.Tensor], instance_id: str) -> None:
+    """Raise ``RegistryError`` unless ``state`` loads strictly into the family's module and maps inputs to labels."""
     module = family.build()
     try:
         module.load_state_dict(state, strict=True)
