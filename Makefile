@@ -32,7 +32,7 @@ test: lint ## install what is missing, lint, run the whole test suite
 	$(BIN)/python -m pytest; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests"; exit 0; fi; exit $$rc
 
-demo: setup ## run the demo on embedded defaults (broker, topics, events, ClickHouse)
+demo: setup ## the closed loop on the agrawal scenario, live progress, then a report (under .insitu/runs/)
 	$(BIN)/insitu demo
 
 bench: setup ## benchmarks; results go in the README

@@ -7,6 +7,7 @@ import json
 import sys
 import uuid
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 from pydantic import ValidationError
 
@@ -167,11 +168,31 @@ def migrate(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def query(args: argparse.Namespace, settings: Settings) -> int:
-    from infra import clickhouse
+    from infra import clickhouse, queries
 
+    if args.list:
+        if args.sql is not None or args.named is not None or args.param:
+            msg = "--list takes no SQL, --named or --param"
+            raise ValueError(msg)
+        catalog = queries.shipped()
+        if args.format == "json":
+            print("\n".join(json.dumps(record) for record in queries.catalog_records(catalog)))
+        else:
+            print(queries.describe(catalog))
+        return 0
+    if (args.sql is None) == (args.named is None):
+        msg = "give either SQL or --named NAME (insitu query --list shows the names)"
+        raise ValueError(msg)
+    params = queries.parse_assignments(args.param)
+    named = queries.get_query(args.named) if args.named is not None else None
+    bound = named.bind(params) if named is not None else params  # a bad parameter fails before connecting
     client = clickhouse.connect(settings)
-    clickhouse.migrate(client)
-    print(clickhouse.run_query(client, args.sql, fmt=args.format))
+    try:
+        clickhouse.migrate(client)
+        sql = named.body if named is not None else args.sql
+        print(clickhouse.run_query(client, sql, fmt=args.format, parameters=bound))
+    finally:
+        client.close()
     return 0
 
 
@@ -200,9 +221,15 @@ def config(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def demo(args: argparse.Namespace, settings: Settings) -> int:
-    from infra.demo import run_demo
+    from infra.loop.demo import run_demo
 
-    return run_demo(settings, events=args.events)
+    return run_demo(settings, args.scenario, speed=args.speed, report=args.report)
+
+
+def up(args: argparse.Namespace, settings: Settings) -> int:
+    from infra.loop.demo import run_up
+
+    return run_up(settings)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -242,8 +269,17 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("sink", help="run the analytics sink (the one ClickHouse writer)").set_defaults(handler=sink)
 
     sub.add_parser("migrate", help="apply ClickHouse migrations").set_defaults(handler=migrate)
-    q = sub.add_parser("query", help="run SQL on the analytics store and print the result")
-    q.add_argument("sql")
+    q = sub.add_parser("query", help="run SQL or a named query on the analytics store and print the result")
+    q.add_argument("sql", nargs="?", help="the SQL to run (or use --named)")
+    q.add_argument("--named", metavar="NAME", help="run the named query NAME shipped with insitu")
+    q.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a value for the query's {KEY:Type} placeholder (repeatable)",
+    )
+    q.add_argument("--list", action="store_true", help="list the named queries with their parameters")
     q.add_argument("--format", choices=["table", "json"], default="table")
     q.set_defaults(handler=query)
 
@@ -254,9 +290,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_worker_commands(sub)
     sub.add_parser("config", help="print the configuration, secrets redacted").set_defaults(handler=config)
-    d = sub.add_parser("demo", help="run the demo on embedded defaults")
-    d.add_argument("--events", type=int, default=200, help="inference events to produce")
+    d = sub.add_parser("demo", help="run the closed loop on a scenario's traffic, then write its report")
+    d.add_argument("--scenario", default="agrawal", help="a shipped scenario's name or a scenario JSON file")
+    d.add_argument("--speed", type=float, default=1.0, help="phases last 1/SPEED as long")
+    d.add_argument("--report", type=Path, default=None, help="report folder (default: the run's folder/report)")
     d.set_defaults(handler=demo)
+    sub.add_parser("up", help="start broker, topics, streams worker, sink and workers; Ctrl-C stops").set_defaults(
+        handler=up
+    )
     return parser
 
 
