@@ -158,7 +158,9 @@ class Scenario(_Frozen):
         regions = [i.barely_saw for i in self.instances] + [w.slice for w in self.weaknesses]
         regions += [p.exclude for p in self.phases] + [p.oversample for p in self.phases]
         for region in regions:
-            unknown = set(region.compile().features) - known if region is not None else set()
+            if region is None:
+                continue
+            unknown = set(region.compile().features) - known
             if unknown:
                 msg = f"predicate {region.description!r} names {sorted(unknown)}, not features of the dataset"
                 raise ValueError(msg)
