@@ -93,6 +93,7 @@ SECTIONS = (
     ("analytics sink", "tests.bench.sink"),
     ("weakness profiles", "tests.bench.profiling"),
     ("workers", "tests.bench.workers"),
+    ("alternatives", "tests.bench.alternatives"),
 )
 
 
