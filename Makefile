@@ -36,6 +36,7 @@ demo: setup ## the closed loop on the agrawal scenario, live progress, then a re
 	$(BIN)/insitu demo
 
 bench: setup ## benchmarks; results go in the README
+	$(BIN)/python -m pip install --quiet -e '.[bench]'
 	$(BIN)/python -m tests.bench
 
 clean: ## remove the venv and local data

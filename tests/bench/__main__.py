@@ -93,6 +93,7 @@ SECTIONS = (
     ("analytics sink", "tests.bench.sink"),
     ("weakness profiles", "tests.bench.profiling"),
     ("workers", "tests.bench.workers"),
+    ("monitoring vs Evidently", "tests.bench.evidently_compare"),
     ("alternatives", "tests.bench.alternatives"),
 )
 
