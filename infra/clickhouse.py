@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from contextlib import suppress
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
@@ -163,8 +163,16 @@ def insert_rows(client: Client, table: str, rows: Sequence[dict[str, Any]]) -> i
     return len(rows)
 
 
-def run_query(client: Client, sql: str, fmt: Literal["table", "json"] = "table") -> str:
+def run_query(
+    client: Client,
+    sql: str,
+    fmt: Literal["table", "json"] = "table",
+    *,
+    parameters: Mapping[str, Any] | None = None,
+) -> str:
     """Run ``sql`` and render the result: an aligned text table, or JSON lines (one object per row).
+
+    ``parameters`` are bound by the server to the ``{name:Type}`` placeholders of ``sql``.
 
     >>> print(_render_table(["n", "name"], [(1, "a"), (22, None)]))
      n | name
@@ -176,20 +184,34 @@ def run_query(client: Client, sql: str, fmt: Literal["table", "json"] = "table")
     if fmt not in ("table", "json"):
         msg = f"unknown output format {fmt!r}: use 'table' or 'json'"
         raise ValueError(msg)
+    names, rows = select(client, sql, parameters=parameters)
+    return render(names, rows, fmt)
+
+
+def select(
+    client: Client, sql: str, *, parameters: Mapping[str, Any] | None = None
+) -> tuple[list[str], list[Sequence[Any]]]:
+    """Run ``sql`` with server-side ``parameters``; its column names (an empty result's too) and rows."""
     sql = sql.strip().rstrip(";")
-    result = _query(client, sql)
-    names, rows = list(result.column_names), result.result_rows
+    result = _query(client, sql, parameters)
+    names, rows = list(result.column_names), list(result.result_rows)
+    if not names:  # an empty result carries no header: describe the query (not a SELECT: no header)
+        with suppress(ch_errors.ClickHouseError):
+            described = client.query(f"DESCRIBE ({sql}\n)", parameters=dict(parameters) if parameters else None)
+            names = [row[0] for row in described.result_rows]
+    return names, rows
+
+
+def render(names: Sequence[str], rows: Sequence[Sequence[Any]], fmt: Literal["table", "json"] = "table") -> str:
+    """``rows`` under ``names`` as an aligned text table or as JSON lines (one object per row)."""
     if fmt == "table":
-        if not names:  # an empty result carries no header: describe the query (not a SELECT: no header)
-            with suppress(ch_errors.ClickHouseError):
-                names = [row[0] for row in client.query(f"DESCRIBE ({sql})").result_rows]
         return _render_table(names, rows)
-    return "\n".join(json.dumps(dict(zip(names, map(_jsonable, row), strict=True)), allow_nan=False) for row in rows)
+    return "\n".join(json.dumps(dict(zip(names, map(jsonable, row), strict=True)), allow_nan=False) for row in rows)
 
 
-def _query(client: Client, sql: str) -> Any:
+def _query(client: Client, sql: str, parameters: Mapping[str, Any] | None = None) -> Any:
     try:
-        return client.query(sql)
+        return client.query(sql, parameters=dict(parameters) if parameters else None)
     except ch_errors.ClickHouseError as exc:
         msg = f"query failed: {exc}"
         raise ClickHouseError(msg) from exc
@@ -203,7 +225,7 @@ def _command(client: Client, sql: str, what: str) -> None:
         raise ClickHouseError(msg) from exc
 
 
-def _jsonable(value: Any) -> Any:
+def jsonable(value: Any) -> Any:
     """``value`` as JSON-safe data: ISO-8601 datetimes, null for NaN/inf, text for bytes and the rest."""
     if value is None or isinstance(value, bool | int | str):
         return value
@@ -214,9 +236,9 @@ def _jsonable(value: Any) -> Any:
     if isinstance(value, bytes | bytearray):
         return bytes(value).decode("utf-8", "replace")
     if isinstance(value, dict):
-        return {str(key): _jsonable(item) for key, item in value.items()}
+        return {str(key): jsonable(item) for key, item in value.items()}
     if isinstance(value, Iterable):
-        return [_jsonable(item) for item in value]
+        return [jsonable(item) for item in value]
     return str(value)
 
 
@@ -225,7 +247,7 @@ def _cell(value: Any) -> str:
         return "NULL"
     if isinstance(value, float):
         return str(value)  # nan and inf as such, not JSON's null
-    data = _jsonable(value)
+    data = jsonable(value)
     text = data if isinstance(data, str) else json.dumps(data, ensure_ascii=False)
     return text.replace("\n", "\\n")
 
