@@ -178,10 +178,22 @@ def start_queued(
     policy: CanaryPolicy,
     effects: Effects,
 ) -> None:
-    """Start the queued candidate if the instance is free for it."""
+    """Start the queued candidate if the instance is free for it (or reject it if it is stale)."""
     if inst.queued is not None and can_start(state, inst):
         candidate, inst.queued = inst.queued, None
+        reason = stale(inst, candidate)
+        if reason is not None:
+            reject_candidate(state.route, name, inst, candidate, reason, now_ms, effects)
+            return
         start_canary(state, name, inst, evidence, candidate, now_ms=now_ms, policy=policy, effects=effects)
+
+
+def stale(inst: InstanceState, candidate: Candidate) -> str | None:
+    """Why ``candidate`` must not be tried: it was made from a version that is no longer the stable one
+    (a newer version was promoted meanwhile, so it would undo that version's fix)."""
+    if candidate.parent is None or inst.stable is None or candidate.parent == inst.stable:
+        return None
+    return f"stale: made from v{candidate.parent}, but v{inst.stable} is stable now"
 
 
 def reject_candidate(

@@ -16,6 +16,7 @@ from streams.router.transitions import (
     can_start,
     end_canary,
     reject_candidate,
+    stale,
     start_canary,
 )
 
@@ -62,6 +63,10 @@ def _candidate(
             return
         inst.stable = parent
     if can_start(state, inst):
+        stale_reason = stale(inst, candidate)
+        if stale_reason is not None:
+            reject_candidate(state.route, name, inst, candidate, stale_reason, now_ms, effects)
+            return
         start_canary(state, name, inst, evidence, candidate, now_ms=now_ms, policy=policy, effects=effects)
         return
     if inst.queued is not None:

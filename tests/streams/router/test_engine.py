@@ -96,6 +96,22 @@ def test_candidates_queue_behind_a_running_canary_and_newer_ones_supersede():
     assert sim.state("a")["canary"]["version"] == 4 and sim.state("a")["queued"] is None
 
 
+def test_a_queued_candidate_made_from_a_superseded_version_is_rejected_as_stale():
+    sim = Sim(canary=CanaryPolicy(draws=4000, step_samples=20))
+    sim.traffic({"a": 0.8, "b": 0.75}, 300)
+    sim.candidate("a", 2, parent=1)
+    sim.candidate("a", 3, parent=1)  # made from v1 while v2 is on trial
+    assert sim.state("a")["queued"]["version"] == 3
+    sim.version_event("a", 2, "promoted")
+    assert sim.state("a")["stable"] == 2 and sim.state("a")["canary"] is None
+    assert [(v["version"], v["status"]) for v in sim.versions] == [(3, "rejected")]
+    assert "stale: made from v1, but v2 is stable now" in sim.versions[0]["reason"]
+    sim.candidate("a", 4, parent=2)
+    assert sim.state("a")["canary"]["version"] == 4
+    sim.candidate("b", 2, parent=7)  # b's stable is v1: a candidate of another lineage never starts
+    assert sim.versions[-1]["version"] == 2 and sim.versions[-1]["status"] == "rejected"
+
+
 def test_a_candidate_without_any_baseline_is_rejected_and_one_with_a_parent_starts():
     sim = Sim()
     sim.candidate("new", 1, parent=None)
