@@ -95,6 +95,7 @@ SECTIONS = (
     ("workers", "tests.bench.workers"),
     ("monitoring vs Evidently", "tests.bench.evidently_compare"),
     ("alternatives", "tests.bench.alternatives"),
+    ("time to heal", "tests.bench.heal"),
 )
 
 

@@ -81,9 +81,11 @@ class FineTuneService:
             )
             return []
         now = now or datetime.now(UTC)
-        until = self.backoff.until(self.registry.versions(instance))
+        slices = _slices(batch)
+        until = self.backoff.until(self.registry.versions(instance), [p.description for p in slices])
         if until is not None and now < until:
-            detail = f"instance {instance!r} backs off after rejections until {until.isoformat()}"
+            target = ", ".join(repr(p.description) for p in slices) or "all inputs"
+            detail = f"instance {instance!r} backs off after rejections for {target} until {until.isoformat()}"
             raise Refused(reason="instance_backoff", detail=detail)
         promoted = self.registry.promoted_version(instance)
         if promoted is None:
@@ -91,7 +93,6 @@ class FineTuneService:
                 reason="no_promoted_version", detail=f"instance {instance!r} has no promoted version to start from"
             )
         old = self.registry.load(instance, promoted, device=self.runtime.device)
-        slices = _slices(batch)
         return [("model.versions", self._attempt(batch, old, slices, now))]
 
     def _attempt(
