@@ -15,8 +15,8 @@ from typing import Any
 
 import numpy as np
 import torch
-from river.datasets import synth
 
+from infra.scenarios import agrawal
 from workers.models import TabularMLP
 from workers.registry.family import ModelFamily
 from workers.slices import SlicePredicate
@@ -32,26 +32,13 @@ SLICE = SlicePredicate.from_avro(
 Row = tuple[dict[str, float], dict[str, str]]
 
 
-def agrawal_rule(features: Mapping[str, float], attributes: Mapping[str, str]) -> str:
-    """The generator's own rule (river's ``_classification_function_1``) as a label function."""
-    age, salary = features["age"], features["salary"]
-    if age < 40:
-        inside = 50000 <= salary <= 100000
-    elif age < 60:
-        inside = 75000 <= salary <= 125000
-    else:
-        inside = 25000 <= salary <= 75000
-    return LABELS[int(inside)]
+agrawal_rule = agrawal.rule
+"""The generator's own rule (river's classification function 1) as the route's label function."""
 
 
 def draw(n: int, seed: int) -> list[tuple[Row, str]]:
-    """``n`` Agrawal rows with their labels."""
-    out = []
-    for x, y in synth.Agrawal(classification_function=1, seed=seed).take(n):
-        features = {name: float(x[name]) for name in NUMERIC}
-        attributes = {name: str(int(x[name])) for name in CATEGORICAL}
-        out.append(((features, attributes), LABELS[int(y)]))
-    return out
+    """``n`` Agrawal rows with their labels (the demo scenario's dataset)."""
+    return agrawal.rows(n, seed)
 
 
 def family(rows: Sequence[tuple[Row, str]], name: str = "agrawal-mlp") -> ModelFamily:
