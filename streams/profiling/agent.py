@@ -25,12 +25,10 @@ from streams.deadletter import from_error
 from streams.drift import InstanceDrift
 from streams.join.logic import to_millis
 from streams.profiling.monitor import ProfilerConfig, RouteProfiler
-from streams.profiling.refresh import AttributionCache
 from streams.profiling.shap_attribution import attribute_errors
 
 log = logging.getLogger(__name__)
 SOURCE = "streams.profiling"
-attributions = AttributionCache(every=4)
 INPUT = f"{settings.app_id}-profile-input"
 
 serde = Serde.from_settings(settings)
@@ -140,15 +138,12 @@ async def observe(record: dict[str, Any]) -> None:
     if fired:
         log.info("drift on %s v%s: %s", instance_id, version, ", ".join(fired))
         profiler.drift(instance_id, version, ts=to_millis(record["feedback_ts"]), detectors=fired)
-        attributions.forget((instance_id, version))
     due = profiler.add(record)
     if due is None:
         return
     snapshot = profiler.snapshot(*due)
-    if attributions.due(due):
-        loop = asyncio.get_running_loop()
-        attributions.store(due, await loop.run_in_executor(None, _attribute, snapshot.frame))
-    attribution = attributions.get(due)
+    loop = asyncio.get_running_loop()
+    attribution = await loop.run_in_executor(None, _attribute, snapshot.frame)
     profile, changes = profiler.build(*due, now_ms=int(time.time() * 1000), attribution=attribution, snapshot=snapshot)
     await topics.profiles.send(key=profile["instance_id"].encode(), value=serde.encode("profiles", profile))
     for change in changes:
