@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import os
+import uuid
 from collections import Counter
+from collections.abc import Iterator
 
 import pytest
 from confluent_kafka.admin import AdminClient
 
+from infra.broker import EmbeddedBroker
+from infra.config import Settings
 from streams.config import StreamSettings
+from tests.conftest import free_port_pair
 from tests.streams.test_worker import Sender, feedback, inference
 from tests.streams.worker_process import WorkerProcess, read_topic, worker_env
 
@@ -15,8 +21,25 @@ pytestmark = pytest.mark.kafka
 EVENTS = 600
 
 
-def test_two_workers_share_the_work_and_survive_a_kill(kafka_settings, tmp_path):
-    settings = kafka_settings.model_copy(update={"topic_partitions": 4})
+@pytest.fixture
+def quiet_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A broker of this test's own (unless INSITU_KAFKA_BOOTSTRAP is set): the kill-and-restart
+    rebalance is timed against a broker not carrying the rest of the suite's topics and groups."""
+    external = os.environ.get("INSITU_KAFKA_BOOTSTRAP")
+    if external:
+        yield external
+        return
+    broker = EmbeddedBroker(Settings(data_dir=tmp_path_factory.mktemp("recovery-broker"), kafka_port=free_port_pair()))
+    try:
+        yield broker.start(timeout=120)
+    finally:
+        broker.stop()
+
+
+def test_two_workers_share_the_work_and_survive_a_kill(quiet_broker, tmp_path):
+    settings = Settings(
+        data_dir=tmp_path, kafka_bootstrap=quiet_broker, topic_prefix=f"t{uuid.uuid4().hex[:10]}.", topic_partitions=4
+    )
     env = worker_env(settings, INSITU_SESSION_TIMEOUT="8", INSITU_FEEDBACK_TTL="1h")
     first = WorkerProcess(env, tmp_path / "first.log").start()
     second = WorkerProcess(env, tmp_path / "second.log").start()
