@@ -2,38 +2,19 @@
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections import Counter
-from collections.abc import Iterator
 
 import pytest
 from confluent_kafka.admin import AdminClient
 
-from infra.broker import EmbeddedBroker
 from infra.config import Settings
 from streams.config import StreamSettings
-from tests.conftest import free_port_pair
 from tests.streams.test_worker import Sender, feedback, inference
 from tests.streams.worker_process import WorkerProcess, read_topic, worker_env
 
 pytestmark = pytest.mark.kafka
 EVENTS = 600
-
-
-@pytest.fixture
-def quiet_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A broker of this test's own (unless INSITU_KAFKA_BOOTSTRAP is set): the kill-and-restart
-    rebalance is timed against a broker not carrying the rest of the suite's topics and groups."""
-    external = os.environ.get("INSITU_KAFKA_BOOTSTRAP")
-    if external:
-        yield external
-        return
-    broker = EmbeddedBroker(Settings(data_dir=tmp_path_factory.mktemp("recovery-broker"), kafka_port=free_port_pair()))
-    try:
-        yield broker.start(timeout=120)
-    finally:
-        broker.stop()
 
 
 def test_two_workers_share_the_work_and_survive_a_kill(quiet_broker, tmp_path):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 import time
+import uuid
 from collections import defaultdict
 
 import pytest
@@ -12,6 +13,7 @@ from confluent_kafka.admin import AdminClient
 
 from infra.command_cli import send_command
 from infra.commands import new_command, sign, target
+from infra.config import Settings
 from infra.gateway import RoutingTable
 from streams.config import StreamSettings
 from tests.streams.router.process import COMMAND_KEY, Feed, RouterProcess
@@ -31,8 +33,13 @@ def one_route_per_partition() -> list[str]:
     return [chosen[p] for p in range(PARTITIONS)]
 
 
-def test_two_workers_share_routes_and_a_survivor_keeps_their_state(kafka_settings, tmp_path):
-    settings = kafka_settings.model_copy(update={"topic_partitions": PARTITIONS})
+def test_two_workers_share_routes_and_a_survivor_keeps_their_state(quiet_broker, tmp_path):
+    settings = Settings(
+        data_dir=tmp_path,
+        kafka_bootstrap=quiet_broker,
+        topic_prefix=f"t{uuid.uuid4().hex[:10]}.",
+        topic_partitions=PARTITIONS,
+    )
     env = worker_env(
         settings,
         INSITU_SESSION_TIMEOUT="8",
