@@ -13,6 +13,19 @@ def _topic(name: str) -> TopicT:
     )
 
 
+def internal_topic(name: str) -> TopicT:
+    """A topic of this app only (co-partitioned with the inputs), raw bytes in and out."""
+    return app.topic(
+        name,
+        partitions=settings.topic_partitions,
+        internal=True,
+        key_type=bytes,
+        value_type=bytes,
+        key_serializer="raw",
+        value_serializer="raw",
+    )
+
+
 inference_events = _topic("inference.events")
 feedback_events = _topic("feedback.events")
 joined_events = _topic("joined.events")

@@ -12,6 +12,8 @@ Public names (import them from their modules):
 - ``workers.generator``: ``GeneratorWorker``, ``GeneratorService``, ``RoutePlugins`` (label
   functions and control properties per route), ``TabularGenerator``.
 - ``workers.finetune``: ``FineTuneWorker``, ``FineTuneService``, ``fine_tune``, ``evaluate_gate``.
-- ``workers.loop``: ``WorkerLoop`` (the thin Kafka loop), ``Refused``; ``workers.tail``: ``TailReader``.
+- ``workers.loop``: ``WorkerLoop`` (the thin Kafka loop), ``Refused``; ``workers.tail``: ``TailReader``;
+  ``workers.process``: ``ServiceWorker`` (a service fed by the tail of ``joined.events``, one input topic).
+- ``workers.imports``: ``import_object``, ``import_callable`` (``module:attribute`` paths).
 - ``workers.cli``: ``add_commands`` (``insitu registry|generator|finetune``).
 """

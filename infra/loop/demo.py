@@ -23,7 +23,7 @@ from infra.gateway import ReferenceGateway
 from infra.kafka_clients import admin
 from infra.loop.heal import heal_time
 from infra.loop.instances import deploy
-from infra.loop.processes import ALL, Processes, environment, process_env
+from infra.loop.processes import ALL, Processes, process_env
 from infra.loop.progress import Progress
 from infra.loop.simulator import TrafficSimulator
 from infra.scenarios import Scenario, load_scenario
@@ -60,7 +60,7 @@ def child_env(settings: Settings, scenario: Scenario | None = None) -> dict[str,
         extra.update(scenario.settings)
         extra["INSITU_LABEL_FUNCTIONS"] = json.dumps({scenario.route: scenario.label_functions})
         extra["INSITU_CONTROLS"] = json.dumps({scenario.route: scenario.controls} if scenario.controls else {})
-    return process_env(environment(), **extra)
+    return process_env(**extra)
 
 
 def run_demo(

@@ -35,19 +35,21 @@ def training_rows(scenario: Scenario, index: int) -> list[Labelled]:
     return [r for r in rows if not region.contains(*r[0])] + inside[: spec.keep]
 
 
-def train(scenario: Scenario, family: ModelFamily, rows: list[Labelled], seed: int) -> torch.nn.Module:
+def train(
+    family: ModelFamily, rows: list[Labelled], *, epochs: int, lr: float, batch_size: int, seed: int
+) -> torch.nn.Module:
+    """A fresh module of ``family`` fitted to ``rows`` (Adam, cross-entropy, shuffled mini-batches), in eval mode."""
     torch.manual_seed(seed)
     model = family.build()
     x = family.encode_batch([r for r, _ in rows])
     y = torch.tensor([family.label_index(label) for _, label in rows])
-    optimiser = torch.optim.Adam(model.parameters(), lr=scenario.model.lr)
+    optimiser = torch.optim.Adam(model.parameters(), lr=lr)
     generator = torch.Generator().manual_seed(seed)
-    size = scenario.model.batch_size
     model.train()
-    for _ in range(scenario.model.epochs):
+    for _ in range(epochs):
         order = torch.randperm(len(rows), generator=generator)
-        for start in range(0, len(rows), size):
-            index = order[start : start + size]
+        for start in range(0, len(rows), batch_size):
+            index = order[start : start + batch_size]
             optimiser.zero_grad()
             torch.nn.functional.cross_entropy(model(x[index]), y[index]).backward()
             optimiser.step()
@@ -65,7 +67,8 @@ def deploy(settings: Settings, scenario: Scenario, registry: ModelRegistry) -> d
             log.info("%s already registered (promoted v%s)", spec.id, registry.promoted_version(spec.id))
             continue
         rows = training_rows(scenario, index)
-        model = train(scenario, family, rows, seed=spec.seed)
+        m = scenario.model
+        model = train(family, rows, epochs=m.epochs, lr=m.lr, batch_size=m.batch_size, seed=spec.seed)
         with torch.no_grad():
             predicted = model(family.encode_batch([r for r, _ in reference])).argmax(dim=1).tolist()
         accuracies[spec.id] = sum(family.labels[p] == y for p, (_, y) in zip(predicted, reference, strict=True)) / len(

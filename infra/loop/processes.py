@@ -105,10 +105,6 @@ class Processes:
         self.stop()
 
 
-def process_env(base: Mapping[str, str], **settings: str) -> dict[str, str]:
-    """``base`` (e.g. ``os.environ``) with the given ``INSITU_*`` settings and unbuffered Python output."""
-    return {**base, **settings, "PYTHONUNBUFFERED": "1"}
-
-
-def environment() -> dict[str, str]:
-    return dict(os.environ)
+def process_env(**settings: str) -> dict[str, str]:
+    """This process's environment with the given ``INSITU_*`` settings and unbuffered Python output."""
+    return {**os.environ, **settings, "PYTHONUNBUFFERED": "1"}

@@ -8,6 +8,7 @@ background thread (its own consumer, no group) and keeps the latest picture;
 
 from __future__ import annotations
 
+import copy
 import threading
 import time
 import uuid
@@ -64,17 +65,7 @@ class Progress:
 
     def snapshot(self) -> Picture:
         with self._lock:
-            p = self.picture
-            return Picture(
-                dict(p.accuracy),
-                {k: list(v) for k, v in p.weights.items()},
-                list(p.weight_history),
-                list(p.versions),
-                dict(p.weak),
-                Counter(p.changes),
-                list(p.batches),
-                Counter(p.dead),
-            )
+            return copy.deepcopy(self.picture)
 
     def _run(self) -> None:
         config = {**client_config(self.settings), "group.id": f"insitu-progress-{uuid.uuid4().hex[:8]}"}

@@ -7,7 +7,6 @@
 
 from __future__ import annotations
 
-import importlib
 import json
 import re
 from collections.abc import Callable, Sequence
@@ -16,6 +15,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from workers.imports import import_callable
 from workers.slices import SlicePredicate
 
 HERE = Path(__file__).parent
@@ -35,19 +35,11 @@ def _import_path(value: str) -> str:
 
 
 def resolve(path: str) -> Callable[..., Any]:
-    """The object a ``module:attribute`` path names; a clear error when it cannot be imported."""
-    module_name, _, attribute = path.partition(":")
+    """The callable a ``module:attribute`` path names; ``ValueError`` when it cannot be imported."""
     try:
-        target: Any = importlib.import_module(module_name)
-        for part in attribute.split("."):
-            target = getattr(target, part)
-    except (ImportError, AttributeError) as exc:
-        msg = f"cannot import {path!r}: {exc}"
-        raise ValueError(msg) from exc
-    if not callable(target):
-        msg = f"{path!r} is not callable"
-        raise ValueError(msg)
-    return target
+        return import_callable(path)
+    except ImportError as exc:
+        raise ValueError(str(exc)) from exc
 
 
 class Predicate(_Frozen):

@@ -30,15 +30,7 @@ routes = RouteCatalog.load(settings.routes_file, settings.pii_salt.get_secret_va
 ticker = Ticker(settings, TICKS, settings.topic_partitions)
 
 ticks = app.topic(TICKS, partitions=settings.topic_partitions, internal=True, value_serializer="raw")
-unlabelled = app.topic(
-    f"{settings.app_id}-unlabelled",
-    partitions=settings.topic_partitions,
-    internal=True,
-    key_type=bytes,
-    value_type=bytes,
-    key_serializer="raw",
-    value_serializer="raw",
-)
+unlabelled = topics.internal_topic(f"{settings.app_id}-unlabelled")
 source = app.topic(
     INFERENCE, FEEDBACK, TICKS, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw"
 )

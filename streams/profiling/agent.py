@@ -32,15 +32,7 @@ SOURCE = "streams.profiling"
 INPUT = f"{settings.app_id}-profile-input"
 
 serde = Serde.from_settings(settings)
-profile_input = app.topic(
-    INPUT,
-    partitions=settings.topic_partitions,
-    internal=True,
-    key_type=bytes,
-    value_type=bytes,
-    key_serializer="raw",
-    value_serializer="raw",
-)
+profile_input = topics.internal_topic(INPUT)
 
 
 class Profilers:

@@ -27,15 +27,7 @@ def raw_topic(name: str) -> Any:
     return app.topic(name, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw")
 
 
-router_input = app.topic(
-    INPUT,
-    partitions=settings.topic_partitions,
-    internal=True,
-    key_type=bytes,
-    value_type=bytes,
-    key_serializer="raw",
-    value_serializer="raw",
-)
+router_input = topics.internal_topic(INPUT)
 
 
 def result_record(command: dict[str, Any] | None, *, accepted: bool, reason: str, detail: str) -> dict[str, Any]:

@@ -110,7 +110,12 @@ def start_canary(
     policy: CanaryPolicy,
     effects: Effects,
 ) -> None:
+    """Start ``candidate``'s canary against the stable version, or reject it when it is stale."""
     assert inst.stable is not None, "a canary needs a baseline"
+    reason = stale(inst, candidate)
+    if reason is not None:
+        reject_candidate(state.route, name, inst, candidate, reason, now_ms, effects)
+        return
     slices = tuple(TargetSlice.from_record(s) for s in candidate.slices)
     inst.canary = Canary(candidate.version, inst.stable, candidate.parent, started_ms=now_ms, slices=slices)
     evidence.canary = CanaryCounts()
@@ -178,13 +183,9 @@ def start_queued(
     policy: CanaryPolicy,
     effects: Effects,
 ) -> None:
-    """Start the queued candidate if the instance is free for it (or reject it if it is stale)."""
+    """Start the queued candidate if the instance is free for it."""
     if inst.queued is not None and can_start(state, inst):
         candidate, inst.queued = inst.queued, None
-        reason = stale(inst, candidate)
-        if reason is not None:
-            reject_candidate(state.route, name, inst, candidate, reason, now_ms, effects)
-            return
         start_canary(state, name, inst, evidence, candidate, now_ms=now_ms, policy=policy, effects=effects)
 
 

@@ -16,7 +16,6 @@ from streams.router.transitions import (
     can_start,
     end_canary,
     reject_candidate,
-    stale,
     start_canary,
 )
 
@@ -63,10 +62,6 @@ def _candidate(
             return
         inst.stable = parent
     if can_start(state, inst):
-        stale_reason = stale(inst, candidate)
-        if stale_reason is not None:
-            reject_candidate(state.route, name, inst, candidate, stale_reason, now_ms, effects)
-            return
         start_canary(state, name, inst, evidence, candidate, now_ms=now_ms, policy=policy, effects=effects)
         return
     if inst.queued is not None:

@@ -48,7 +48,6 @@ import numpy as np
 import torch
 
 from tests.bench.bootstrap import Estimate, PairedBootstrap
-from tests.bench.workers import _trainer
 from tests.workers import scenario
 from tests.workers.conftest import profile_change
 from workers.config import WorkerSettings
@@ -62,6 +61,7 @@ from workers.generator.labels import ConditioningSource, LabelSource, RuleSource
 from workers.generator.model import TabularGenerator
 from workers.generator.plugins import RoutePlugins
 from workers.generator.service import GeneratorService
+from workers.generator.trainer import GeneratorTrainer
 from workers.registry.family import ModelFamily
 from workers.registry.registry import LoadedModel, ModelRegistry
 from workers.reservoir import RealRow, Split, usable
@@ -161,7 +161,7 @@ def trial(world: World, seed: int, runtime: Runtime) -> dict[str, Outcome]:
         generator = GeneratorService(
             s,
             registry=registry,
-            trainer=_trainer(s, runtime),
+            trainer=GeneratorTrainer.from_settings(s, runtime),
             plugins=RoutePlugins.from_settings(s.label_functions, s.controls),
             runtime=runtime,
         )

@@ -25,7 +25,6 @@ from workers.device import Runtime, configure
 from workers.finetune.service import FineTuneService
 from workers.generator.plugins import RoutePlugins
 from workers.generator.service import GeneratorService
-from workers.generator.store import GeneratorStore
 from workers.generator.trainer import GeneratorTrainer
 from workers.registry.registry import ModelRegistry
 
@@ -74,7 +73,7 @@ class Scenario:
             generator = GeneratorService(
                 s,
                 registry=registry,
-                trainer=_trainer(s, runtime),
+                trainer=GeneratorTrainer.from_settings(s, runtime),
                 plugins=RoutePlugins.from_settings(s.label_functions, s.controls),
                 runtime=runtime,
             )
@@ -102,20 +101,6 @@ class Scenario:
                 complement_old=scenario.accuracy(self.weak, self.family, self.held_out),
                 complement_new=scenario.accuracy(candidate, self.family, self.held_out),
             )
-
-
-def _trainer(s: WorkerSettings, runtime: Runtime) -> GeneratorTrainer:
-    return GeneratorTrainer(
-        GeneratorStore(s.generator_location),
-        runtime,
-        epochs=s.generator_epochs,
-        warm_epochs=s.generator_warm_epochs,
-        retrain_rows=s.generator_retrain_rows,
-        latent=s.generator_latent,
-        hidden=s.generator_hidden,
-        lr=s.generator_lr,
-        seed=s.worker_seed,
-    )
 
 
 def _sampling_rate(gen: Any, n: int = 20_000) -> float:

@@ -9,7 +9,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, TopicPartition
 
@@ -33,25 +33,28 @@ def worker_env(settings: Settings, **extra: str) -> dict[str, str]:
 class WorkerProcess:
     """One ``python -m streams.worker`` with its log in a file."""
 
+    MODULE = "streams.worker"
+    NAME = "streams worker"
+
     def __init__(self, env: dict[str, str], log: Path) -> None:
         self.env = env
         self.log = log
         self.process: subprocess.Popen[bytes] | None = None
 
-    def start(self, wait_ready: float = 120.0) -> WorkerProcess:
+    def start(self, wait_ready: float = 120.0) -> Self:
         with open(self.log, "ab") as out:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "streams.worker", "info"], env=self.env, stdout=out, stderr=subprocess.STDOUT
+                [sys.executable, "-m", self.MODULE, "info"], env=self.env, stdout=out, stderr=subprocess.STDOUT
             )
         deadline = time.monotonic() + wait_ready
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                msg = f"streams worker exited with {self.process.returncode}:\n{self.tail()}"
+                msg = f"{self.NAME} exited with {self.process.returncode}:\n{self.tail()}"
                 raise RuntimeError(msg)
             if "Worker ready" in self.log.read_text(errors="replace"):
                 return self
             time.sleep(0.5)
-        msg = f"streams worker not ready after {wait_ready}s:\n{self.tail()}"
+        msg = f"{self.NAME} not ready after {wait_ready}s:\n{self.tail()}"
         raise RuntimeError(msg)
 
     def stop(self) -> None:

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from infra.loop import instances
 from infra.scenarios import agrawal
 from workers.models import TabularMLP
 from workers.registry.family import ModelFamily
@@ -60,21 +61,9 @@ def family(rows: Sequence[tuple[Row, str]], name: str = "agrawal-mlp") -> ModelF
 
 
 def train(fam: ModelFamily, rows: Sequence[tuple[Row, str]], *, epochs: int = 40, seed: int = 0) -> TabularMLP:
-    torch.manual_seed(seed)
-    model = fam.build()
+    model = instances.train(fam, list(rows), epochs=epochs, lr=3e-3, batch_size=128, seed=seed)
     assert isinstance(model, TabularMLP)
-    x = fam.encode_batch([r for r, _ in rows])
-    y = torch.tensor([fam.label_index(label) for _, label in rows])
-    optimiser = torch.optim.Adam(model.parameters(), lr=3e-3)
-    generator = torch.Generator().manual_seed(seed)
-    for _ in range(epochs):
-        order = torch.randperm(len(rows), generator=generator)
-        for start in range(0, len(rows), 128):
-            index = order[start : start + 128]
-            optimiser.zero_grad()
-            torch.nn.functional.cross_entropy(model(x[index]), y[index]).backward()
-            optimiser.step()
-    return model.eval()
+    return model
 
 
 def accuracy(model: torch.nn.Module, fam: ModelFamily, rows: Sequence[tuple[Row, str]]) -> float:

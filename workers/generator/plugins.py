@@ -16,7 +16,6 @@ Register them in code, or name them in settings as import paths
 
 from __future__ import annotations
 
-import importlib
 import math
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -24,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from workers.generator.codec import Row
+from workers.imports import import_callable
 
 LabelFunction = Callable[[Mapping[str, float], Mapping[str, str]], Any]
 ControlFunction = Callable[[Mapping[str, float], Mapping[str, str]], float]
@@ -103,15 +103,8 @@ def _name(function: Callable[..., Any], name: str | None) -> str:
 
 
 def _import(path: str, route: str) -> Callable[..., Any]:
-    module_name, _, attr = path.partition(":")
     try:
-        target: Any = importlib.import_module(module_name)
-        for part in attr.split("."):
-            target = getattr(target, part)
-    except (ImportError, AttributeError) as exc:
-        msg = f"route {route!r}: cannot import {path!r}: {exc}"
+        return import_callable(path)
+    except ImportError as exc:
+        msg = f"route {route!r}: {exc}"
         raise PluginError(msg) from exc
-    if not callable(target):
-        msg = f"route {route!r}: {path!r} is not callable"
-        raise PluginError(msg)
-    return target

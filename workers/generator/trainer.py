@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 
 import numpy as np
 
+from workers.config import WorkerSettings
 from workers.device import Runtime
 from workers.generator.codec import TabularCodec
 from workers.generator.model import TabularGenerator
@@ -69,6 +70,21 @@ class GeneratorTrainer:
         self.lr = lr
         self.seed = seed
         self._cache: dict[str, tuple[TabularGenerator, int]] = {}  # key -> (generator, rows seen when trained)
+
+    @classmethod
+    def from_settings(cls, settings: WorkerSettings, runtime: Runtime) -> GeneratorTrainer:
+        """The trainer a worker runs with: its store, epochs, size and seed from ``settings``."""
+        return cls(
+            GeneratorStore(settings.generator_location),
+            runtime,
+            epochs=settings.generator_epochs,
+            warm_epochs=settings.generator_warm_epochs,
+            retrain_rows=settings.generator_retrain_rows,
+            latent=settings.generator_latent,
+            hidden=settings.generator_hidden,
+            lr=settings.generator_lr,
+            seed=settings.worker_seed,
+        )
 
     def get(
         self,

@@ -17,7 +17,6 @@ digits) and one-hot encoded, an unknown value as all zeros.
 from __future__ import annotations
 
 import hashlib
-import importlib
 import json
 import math
 import re
@@ -28,6 +27,8 @@ from typing import Any, Literal
 import numpy as np
 import torch
 from torch import nn
+
+from workers.imports import import_object
 
 FeatureKind = Literal["numeric", "categorical"]
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
@@ -156,13 +157,10 @@ class ModelFamily:
 
     def build(self) -> nn.Module:
         """A fresh module (random weights) from the declared class and kwargs."""
-        module_name, _, attr = self.module.partition(":")
         try:
-            target: Any = importlib.import_module(module_name)
-            for part in attr.split("."):
-                target = getattr(target, part)
-        except (ImportError, AttributeError) as exc:
-            msg = f"family {self.name!r}: cannot import {self.module!r}: {exc}"
+            target = import_object(self.module)
+        except ImportError as exc:
+            msg = f"family {self.name!r}: {exc}"
             raise FamilyError(msg) from exc
         if not (isinstance(target, type) and issubclass(target, nn.Module)):
             msg = f"family {self.name!r}: {self.module!r} is not an nn.Module class"

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import uuid
 from datetime import UTC, datetime
 from typing import Any
@@ -19,23 +17,8 @@ COMMAND_KEY = "router-test-key-0123456789"
 class RouterProcess(WorkerProcess):
     """``WorkerProcess`` running only the router's agents."""
 
-    def start(self, wait_ready: float = 120.0) -> RouterProcess:
-        import time
-
-        with open(self.log, "ab") as out:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "streams.router.run", "info"], env=self.env, stdout=out, stderr=subprocess.STDOUT
-            )
-        deadline = time.monotonic() + wait_ready
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                msg = f"router worker exited with {self.process.returncode}:\n{self.tail()}"
-                raise RuntimeError(msg)
-            if "Worker ready" in self.log.read_text(errors="replace"):
-                return self
-            time.sleep(0.5)
-        msg = f"router worker not ready after {wait_ready}s:\n{self.tail()}"
-        raise RuntimeError(msg)
+    MODULE = "streams.router.run"
+    NAME = "router worker"
 
 
 class Feed:
