@@ -74,6 +74,12 @@ class WorkerSettings(Settings):
     )
     generator_latent: int = Field(8, ge=1, description="INSITU_GENERATOR_LATENT: latent dimensions of the VAE.")
     generator_hidden: int = Field(128, ge=8, description="INSITU_GENERATOR_HIDDEN: hidden units of the VAE.")
+    generator_noise: float = Field(
+        1.0,
+        ge=0.0,
+        description="INSITU_GENERATOR_NOISE: scale of the per-feature noise added when sampling "
+        "(1 for tabular data; 0 for image-like inputs such as pixels, where it would wash out blur).",
+    )
     generator_lr: float = Field(2e-3, gt=0, description="INSITU_GENERATOR_LR: learning rate of the VAE.")
     synthetic_rows: int = Field(
         1024, ge=10, description="INSITU_SYNTHETIC_ROWS: labelled rows aimed at per synthetic batch."

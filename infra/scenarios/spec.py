@@ -64,6 +64,10 @@ class Dataset(_Frozen):
     rows: str = Field(description="module:function (count, seed) -> list of ((features, attributes), label)")
     numeric: list[str]
     categorical: dict[str, list[str]] = Field(default_factory=dict)
+    signals: list[str] = Field(
+        default_factory=list,
+        description="numeric features the service reports that the model does not read (e.g. an image-quality score)",
+    )
     labels: list[str]
 
     _rows = field_validator("rows")(lambda cls, v: _import_path(v))
@@ -146,7 +150,7 @@ class Scenario(_Frozen):
             if weakness.instance not in ids or weakness.phase not in phases:
                 msg = f"weakness of {weakness.instance!r} in phase {weakness.phase!r}: unknown instance or phase"
                 raise ValueError(msg)
-        known = set(self.dataset.numeric) | set(self.dataset.categorical)
+        known = set(self.dataset.numeric) | set(self.dataset.categorical) | set(self.dataset.signals)
         regions = [i.barely_saw for i in self.instances] + [w.slice for w in self.weaknesses]
         regions += [p.exclude for p in self.phases] + [p.oversample for p in self.phases]
         for region in regions:
@@ -213,7 +217,8 @@ def family_json(scenario: Scenario, rows: Sequence[Labelled]) -> dict[str, Any]:
     features: list[dict[str, Any]] = []
     for name in data.numeric:
         values = np.array([r[0][name] for r, _ in rows], dtype=np.float64)
-        features.append({"name": name, "kind": "numeric", "mean": float(values.mean()), "std": float(values.std())})
+        std = float(values.std()) if values.std() > 1e-6 else 1.0  # a constant column (e.g. a corner pixel)
+        features.append({"name": name, "kind": "numeric", "mean": float(values.mean()), "std": std})
     features += [{"name": k, "kind": "categorical", "values": v} for k, v in data.categorical.items()]
     width = len(data.numeric) + sum(len(v) for v in data.categorical.values())
     return {

@@ -27,6 +27,7 @@ from typing import Any
 
 from schemas import SerializationError
 from streams.app import app, settings
+from streams.continuity import Continuity, GapError
 from streams.deadletter import dead_letter, from_error
 from streams.router import command_agent, envelope
 from streams.router.channels import (
@@ -126,10 +127,26 @@ async def router_versions(stream: Any) -> None:
 # -- the router --------------------------------------------------------------------------------
 
 
+continuity = Continuity(settings, group=settings.app_id, topic=INPUT)
+
+
+@app.on_partitions_revoked.connect  # type: ignore[arg-type]
+async def _forget_offsets(app: Any, *args: Any, **kwargs: Any) -> None:
+    continuity.forget()
+
+
 @app.agent(router_input)
 async def router(stream: Any) -> None:
     async for event in stream.events():
-        await guarded(event.message, route_message(event.message))
+        message = event.message
+        try:
+            skipped = await continuity.missing(message.partition, message.offset)
+        except GapError:
+            log.exception("router: input skipped by the stream is lost")
+            skipped = []
+        for record in skipped:
+            await guarded(record, route_message(record))
+        await guarded(message, route_message(message))
 
 
 async def route_message(message: Any) -> None:

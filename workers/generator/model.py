@@ -73,6 +73,10 @@ class TabularGenerator:
         )
         self.vae = (vae or ConditionalTabularVAE(config)).to(runtime.device)
         self.epochs_trained = 0
+        # Scale of the per-feature noise added to the decoder's means when sampling: 1 matches
+        # tabular marginals; 0 suits image-like inputs, where independent noise per pixel
+        # would wash out structure such as blur.
+        self.noise = 1.0
 
     @property
     def config(self) -> VAEConfig:
@@ -155,7 +159,7 @@ class TabularGenerator:
         numeric, logits = self.vae.decode(zt, y, c)
         sd = (0.5 * self.vae.numeric_logvar.float()).exp()
         noise = torch.as_tensor(rng.standard_normal(tuple(numeric.shape)), dtype=torch.float32, device=zt.device)
-        numeric = numeric.float() + noise * sd
+        numeric = numeric.float() + noise * sd * self.noise
         rows = self.codec.decode(numeric.cpu().numpy(), [p.cpu().numpy() for p in split_logits(logits)], rng)
         return Sample(rows, np.asarray(labels, dtype=np.int64), raw_controls, self.codec.encode(rows))
 

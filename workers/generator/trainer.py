@@ -58,6 +58,7 @@ class GeneratorTrainer:
         latent: int,
         hidden: int,
         lr: float,
+        noise: float = 1.0,
         seed: int | None = None,
     ) -> None:
         self.store = store
@@ -68,6 +69,7 @@ class GeneratorTrainer:
         self.latent = latent
         self.hidden = hidden
         self.lr = lr
+        self.noise = noise
         self.seed = seed
         self._cache: dict[str, tuple[TabularGenerator, int]] = {}  # key -> (generator, rows seen when trained)
 
@@ -83,6 +85,7 @@ class GeneratorTrainer:
             latent=settings.generator_latent,
             hidden=settings.generator_hidden,
             lr=settings.generator_lr,
+            noise=settings.generator_noise,
             seed=settings.worker_seed,
         )
 
@@ -99,6 +102,19 @@ class GeneratorTrainer:
 
         ``seen`` counts the route's rows ever read, to tell whether the reservoir changed.
         """
+        gen, report = self._trained(route, family, controls, rows, control_values, seen)
+        gen.noise = self.noise
+        return gen, report
+
+    def _trained(
+        self,
+        route: str,
+        family: ModelFamily,
+        controls: Sequence[str],
+        rows: Sequence[RealRow],
+        control_values: np.ndarray,
+        seen: int,
+    ) -> tuple[TabularGenerator, TrainingReport]:
         key = generator_key(route, family, controls, self.latent, self.hidden)
         cached = self._cache.get(key)
         if cached is not None and seen - cached[1] < self.retrain_rows:

@@ -84,7 +84,7 @@ def test_two_workers_share_routes_and_a_survivor_keeps_their_state(quiet_broker,
         for route in routes:  # the rollback needs each route's history: recovered from the changelog
             command = sign(new_command("rollback", [target("instance", f"{route}-a")], issuer="t"), COMMAND_KEY, "ops")
             result = send_command(settings, command, wait=120)
-            assert result is not None and result["result"] == "accepted", result
+            assert result is not None and result["result"] == "accepted", f"{route}: {result}\n{first.tail(60)}"
             assert "v2 rolled back; serving v1" in result["detail"]
         replay = send_command(settings, freeze, wait=60)
         assert replay is not None and replay["reason"] == "replayed", "seen command ids survive too"

@@ -1,0 +1,121 @@
+"""Offsets a stream skipped: find them and read them back, so no input is lost across a rebalance.
+
+faust-streaming (0.15.x) drops an event that reaches a stream while its flow control is
+suspended around a rebalance, and *acknowledges* it: the offset is committed although no
+agent ran on it. ``Continuity`` notices the hole — the next event of the partition is
+further on than the one expected — and reads the skipped records back from Kafka with a
+plain consumer, so the agent can process them first. Expected offsets start from the
+group's committed offset (where Faust seeks a partition it is given) and are forgotten
+when partitions are revoked. A record processed twice is fine: every agent using this is
+idempotent under at-least-once delivery.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from confluent_kafka import OFFSET_INVALID, TopicPartition
+
+from infra.kafka_clients import consumer
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Record:
+    """A record read back, shaped like the Faust message fields the agents use."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+
+
+class GapError(RuntimeError):
+    """Skipped records that could not be read back in time."""
+
+
+class Continuity:
+    """Per partition of one topic: the next offset a stream should deliver.
+
+    >>> c = Continuity(settings=None, group="g", topic="t")
+    >>> c.expect(0, 5)
+    >>> c.gap(0, 5), c.gap(0, 8), c.gap(0, 3)
+    (None, range(6, 8), None)
+    """
+
+    def __init__(self, settings: Any, *, group: str, topic: str, timeout: float = 30.0) -> None:
+        self._settings = settings
+        self._group = group
+        self._topic = topic
+        self._timeout = timeout
+        self._next: dict[int, int] = {}
+
+    def forget(self) -> None:
+        """Partitions were revoked: expect nothing until the committed offsets are read again."""
+        self._next.clear()
+
+    def expect(self, partition: int, offset: int) -> None:
+        self._next[partition] = offset
+
+    def gap(self, partition: int, offset: int) -> range | None:
+        """The offsets skipped before ``offset`` (None if none), and ``offset`` becomes the last seen."""
+        expected = self._next.get(partition)
+        self._next[partition] = offset + 1
+        if expected is None or offset <= expected:
+            return None  # in order, or a replay after a seek back
+        return range(expected, offset)
+
+    async def missing(self, partition: int, offset: int) -> list[Record]:
+        """The records a stream skipped before ``offset`` of ``partition``, read back from Kafka."""
+        loop = asyncio.get_running_loop()
+        if partition not in self._next:
+            committed = await loop.run_in_executor(None, self._committed, partition)
+            if committed is not None:
+                self.expect(partition, committed)
+        skipped = self.gap(partition, offset)
+        if skipped is None:
+            return []
+        log.warning(
+            "%s[%d]: offsets %d..%d were skipped by the stream; reading them back",
+            self._topic,
+            partition,
+            skipped.start,
+            skipped.stop - 1,
+        )
+        return await loop.run_in_executor(None, self._read, partition, skipped)
+
+    def _committed(self, partition: int) -> int | None:
+        kafka = consumer(self._settings, self._group)
+        try:
+            (position,) = kafka.committed([TopicPartition(self._topic, partition)], timeout=self._timeout)
+        finally:
+            kafka.close()
+        return None if position.offset == OFFSET_INVALID or position.offset < 0 else position.offset
+
+    def _read(self, partition: int, offsets: range) -> list[Record]:
+        kafka = consumer(self._settings, f"insitu-continuity-{uuid.uuid4().hex[:12]}")
+        records: list[Record] = []
+        try:
+            kafka.assign([TopicPartition(self._topic, partition, offsets.start)])
+            deadline = time.monotonic() + self._timeout
+            while time.monotonic() < deadline:
+                message = kafka.poll(0.5)
+                if message is None or message.error() is not None:
+                    continue
+                at = message.offset() or 0
+                if at >= offsets.stop:
+                    return records
+                records.append(Record(self._topic, partition, at, message.key(), message.value()))
+                if at == offsets.stop - 1:
+                    return records
+        finally:
+            kafka.close()
+        msg = f"{self._topic}[{partition}]: skipped offsets {offsets.start}..{offsets.stop - 1} not read back in time"
+        raise GapError(msg)
