@@ -77,6 +77,7 @@ def run_demo(
         update={"kafka_bootstrap": bootstrap, "topic_prefix": f"{scenario.name}-{run_id}.", "data_dir": run_dir}
     )
     started = time.monotonic()
+    previous_term = signal.signal(signal.SIGTERM, _terminate)
     try:
         run_dir.mkdir(parents=True, exist_ok=True)
         create_topics(admin(run), run)
@@ -105,8 +106,14 @@ def run_demo(
             say(f"time to heal {name}: " + (f"{value:.0f}s" if value is not None else "not healed in this run"))
         return 0
     finally:
+        signal.signal(signal.SIGTERM, previous_term)
         if broker is not None:
             broker.stop()
+
+
+def _terminate(signum: int, frame: object) -> None:
+    """SIGTERM unwinds like Ctrl-C would, so the processes and the embedded broker are stopped."""
+    raise SystemExit(128 + signum)
 
 
 def _wait_for_weights(progress: Progress, route: str, processes: Processes, timeout: float = 120.0) -> None:

@@ -193,7 +193,9 @@ class RouterEngine:
                 seen = evidences[name].versions.get(inst.serving or 0)
                 posteriors.append((seen.overall if seen else Counts()).posterior)
             shares = allocate(
-                probability_best(posteriors, draws=self.policy.draws), floor=self.policy.floor, cap=self.policy.cap
+                probability_best(posteriors, tolerance=self.policy.tolerance, draws=self.policy.draws),
+                floor=self.policy.floor,
+                cap=self.policy.cap,
             )
         entries = []
         for (name, inst), share in zip(live, shares, strict=True):

@@ -1,5 +1,8 @@
 """Traffic weights: Thompson sampling's probability of being best over Beta posteriors, floored and capped.
 
+With a tolerance, "best" means "within the tolerance of the best": instances that are
+practically as accurate share the traffic evenly instead of the leader taking the cap.
+
 Each instance's accuracy has a Beta posterior (a uniform prior plus its correct and wrong
 predictions). The share an instance deserves is its posterior probability of being the most
 accurate, estimated by drawing from every posterior at once and counting winners. Shares are
@@ -52,12 +55,26 @@ def _draws(posteriors: Sequence[Beta], draws: int, seed: int) -> np.ndarray:
     return rng.beta(alphas, betas, size=(draws, len(posteriors)))
 
 
-def probability_best(posteriors: Sequence[Beta], *, draws: int = 20000, seed: int = 0) -> list[float]:
-    """P(each arm has the highest accuracy), by Monte Carlo (deterministic for a given ``seed``)."""
+def probability_best(
+    posteriors: Sequence[Beta], *, tolerance: float = 0.0, draws: int = 20000, seed: int = 0
+) -> list[float]:
+    """P(each arm has the highest accuracy), by Monte Carlo (deterministic for a given ``seed``).
+
+    With a ``tolerance``, each arm's probability of being within ``tolerance`` of the most
+    accurate arm (these no longer sum to 1): arms that are practically as good score alike.
+
+    >>> [round(p, 1) for p in probability_best([Beta.of(930, 70), Beta.of(965, 35)], draws=4000)]
+    [0.0, 1.0]
+    >>> [round(p, 1) for p in probability_best([Beta.of(930, 70), Beta.of(965, 35)], tolerance=0.05, draws=4000)]
+    [0.9, 1.0]
+    """
     if len(posteriors) <= 1:
         return [1.0] * len(posteriors)
-    winners = _draws(posteriors, draws, seed).argmax(axis=1)
-    counts = np.bincount(winners, minlength=len(posteriors))
+    samples = _draws(posteriors, draws, seed)
+    if tolerance > 0:
+        near = samples >= samples.max(axis=1, keepdims=True) - tolerance
+        return [float(v) for v in near.mean(axis=0)]
+    counts = np.bincount(samples.argmax(axis=1), minlength=len(posteriors))
     return [float(c) / draws for c in counts]
 
 

@@ -188,7 +188,8 @@ class GeneratorService:
         sources += teachers
         sources.append(ConditioningSource(gen))
         resolution = resolve(sources, sample)
-        keep = [i for i, d in enumerate(resolution.decisions) if d is not None][: s.synthetic_rows]
+        labelled = [i for i, d in enumerate(resolution.decisions) if d is not None]
+        keep = _spread(labelled, s.synthetic_rows, np.random.default_rng(s.worker_seed))
         out_rows = []
         for i in keep:
             decision = resolution.decisions[i]
@@ -317,6 +318,21 @@ def _anchors(rows: Sequence[RealRow], mask: np.ndarray, family: ModelFamily, con
         np.array([family.label_index(r.label) for r in chosen], dtype=np.int64),
         controls[index],
     )
+
+
+def _spread(indices: list[int], n: int, rng: np.random.Generator) -> list[int]:
+    """At most ``n`` of ``indices``, drawn across all of them (not the first ``n``, which would
+    cut the batch's last parts, the control rows, whenever labelling drops few rows).
+
+    >>> _spread(list(range(10)), 20, np.random.default_rng(0)) == list(range(10))
+    True
+    >>> picked = _spread(list(range(100)), 10, np.random.default_rng(0))
+    >>> len(picked), picked == sorted(picked), max(picked) > 50
+    (10, True, True)
+    """
+    if len(indices) <= n:
+        return indices
+    return sorted(int(i) for i in rng.choice(indices, size=n, replace=False))
 
 
 def _projectable(predicate: SlicePredicate | None, controls: Sequence[str]) -> SlicePredicate | None:
