@@ -4,10 +4,11 @@ faust-streaming (0.15.x) drops an event that reaches a stream while its flow con
 suspended around a rebalance, and *acknowledges* it: the offset is committed although no
 agent ran on it. ``Continuity`` notices the hole — the next event of the partition is
 further on than the one expected — and reads the skipped records back from Kafka with a
-plain consumer, so the agent can process them first. Expected offsets start from the
-group's committed offset (where Faust seeks a partition it is given) and are forgotten
-when partitions are revoked. A record processed twice is fine: every agent using this is
-idempotent under at-least-once delivery.
+plain consumer, so the agent can process them first. After partitions are revoked and
+given again, the next offset expected is the later of the group's committed offset (where
+a partition another worker had is resumed) and the one after the last this worker
+processed (Faust resumes a partition it keeps there, even before committing it). A record
+processed twice is fine: every agent using this is idempotent under at-least-once delivery.
 """
 
 from __future__ import annotations
@@ -56,9 +57,10 @@ class Continuity:
         self._topic = topic
         self._timeout = timeout
         self._next: dict[int, int] = {}
+        self._processed: dict[int, int] = {}  # partition -> the offset after the last one seen here
 
     def forget(self) -> None:
-        """Partitions were revoked: expect nothing until the committed offsets are read again."""
+        """Partitions were revoked: read the committed offsets again before expecting anything."""
         self._next.clear()
 
     def expect(self, partition: int, offset: int) -> None:
@@ -68,6 +70,7 @@ class Continuity:
         """The offsets skipped before ``offset`` (None if none), and ``offset`` becomes the last seen."""
         expected = self._next.get(partition)
         self._next[partition] = offset + 1
+        self._processed[partition] = max(offset + 1, self._processed.get(partition, 0))
         if expected is None or offset <= expected:
             return None  # in order, or a replay after a seek back
         return range(expected, offset)
@@ -77,8 +80,9 @@ class Continuity:
         loop = asyncio.get_running_loop()
         if partition not in self._next:
             committed = await loop.run_in_executor(None, self._committed, partition)
-            if committed is not None:
-                self.expect(partition, committed)
+            known = [o for o in (committed, self._processed.get(partition)) if o is not None]
+            if known:
+                self.expect(partition, max(known))
         skipped = self.gap(partition, offset)
         if skipped is None:
             return []

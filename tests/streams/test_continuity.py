@@ -44,15 +44,29 @@ def test_skipped_offsets_are_read_back_from_the_committed_offset_on(kafka_settin
         first = await continuity.missing(0, 3)  # the stream starts where the group committed
         gap = await continuity.missing(0, 7)  # 4, 5, 6 never reached the stream
         replay = await continuity.missing(0, 5)  # a seek back is not a gap
-        continuity.forget()  # revoked, then given again: expect the committed offset
-        after = await continuity.missing(0, 5)
-        return first, gap, replay, after
+        continuity.forget()  # revoked and given back: resume after the last this worker processed, 7
+        kept = await continuity.missing(0, 9)
+        return first, gap, replay, kept
 
-    first, gap, replay, after = asyncio.run(run())
+    first, gap, replay, kept = asyncio.run(run())
     assert first == [] and replay == []
     assert [(r.offset, r.value) for r in gap] == [(4, b"v4"), (5, b"v5"), (6, b"v6")]
-    assert [r.offset for r in after] == [3, 4]
-    assert all(r.topic == topic and r.partition == 0 and r.key == b"k" for r in gap + after)
+    assert [r.offset for r in kept] == [8], "not from the committed offset 3: this worker processed up to 7"
+    assert all(r.topic == topic and r.partition == 0 and r.key == b"k" for r in gap + kept)
+
+
+def test_a_partition_another_worker_had_resumes_from_the_committed_offset(kafka_settings, topic):
+    group = f"g-{uuid.uuid4().hex[:8]}"
+    continuity = Continuity(kafka_settings, group=group, topic=topic)
+
+    async def run():
+        await continuity.missing(0, 0)
+        await continuity.missing(0, 1)
+        continuity.forget()  # revoked; another worker processes 2..5 and commits 6; given back
+        commit(kafka_settings, group, topic, 6)
+        return await continuity.missing(0, 8)
+
+    assert [r.offset for r in asyncio.run(run())] == [6, 7]
 
 
 def test_a_group_without_commits_has_no_gap_at_its_first_record(kafka_settings, topic):
