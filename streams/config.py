@@ -52,12 +52,12 @@ class StreamSettings(Settings):
     router_cap: float = Field(
         0.8, gt=0, le=1, description="INSITU_ROUTER_CAP: the most traffic share of an instance that is not alone."
     )
-    router_tolerance: float = Field(
+    router_temperature: float = Field(
         0.0,
         ge=0,
         lt=1,
-        description="INSITU_ROUTER_TOLERANCE: instances within this much accuracy of the best count as "
-        "equally good and share traffic evenly (0: the single best gets the most).",
+        description="INSITU_ROUTER_TEMPERATURE: soften the weights: an instance d below the best accuracy scores "
+        "exp(-d / T) of the best (0: shares follow the probability of being best).",
     )
     router_interval: float = Field(
         5.0, gt=0, description="INSITU_ROUTER_INTERVAL: seconds between evaluations (weights, canaries) of a route."

@@ -193,7 +193,7 @@ class RouterEngine:
                 seen = evidences[name].versions.get(inst.serving or 0)
                 posteriors.append((seen.overall if seen else Counts()).posterior)
             shares = allocate(
-                probability_best(posteriors, tolerance=self.policy.tolerance, draws=self.policy.draws),
+                probability_best(posteriors, temperature=self.policy.temperature, draws=self.policy.draws),
                 floor=self.policy.floor,
                 cap=self.policy.cap,
             )

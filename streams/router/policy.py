@@ -14,7 +14,7 @@ class RouterPolicy:
 
     floor: float = 0.05
     cap: float = 0.8
-    tolerance: float = 0.0
+    temperature: float = 0.0
     interval_ms: int = 5000
     min_change: float = 0.02
     instance_ttl_ms: int = 86_400_000
@@ -26,7 +26,7 @@ class RouterPolicy:
         return cls(
             floor=settings.router_floor,
             cap=settings.router_cap,
-            tolerance=settings.router_tolerance,
+            temperature=settings.router_temperature,
             interval_ms=int(settings.router_interval * 1000),
             min_change=settings.router_min_change,
             instance_ttl_ms=int(settings.router_instance_ttl * 1000),

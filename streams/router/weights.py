@@ -1,7 +1,8 @@
 """Traffic weights: Thompson sampling's probability of being best over Beta posteriors, floored and capped.
 
-With a tolerance, "best" means "within the tolerance of the best": instances that are
-practically as accurate share the traffic evenly instead of the leader taking the cap.
+With a temperature T, the score is softened (Boltzmann allocation): an instance whose
+accuracy is d below the best scores about exp(-d / T) of the best's, so a healed instance
+that is nearly as good wins traffic back instead of staying at the floor.
 
 Each instance's accuracy has a Beta posterior (a uniform prior plus its correct and wrong
 predictions). The share an instance deserves is its posterior probability of being the most
@@ -56,24 +57,25 @@ def _draws(posteriors: Sequence[Beta], draws: int, seed: int) -> np.ndarray:
 
 
 def probability_best(
-    posteriors: Sequence[Beta], *, tolerance: float = 0.0, draws: int = 20000, seed: int = 0
+    posteriors: Sequence[Beta], *, temperature: float = 0.0, draws: int = 20000, seed: int = 0
 ) -> list[float]:
     """P(each arm has the highest accuracy), by Monte Carlo (deterministic for a given ``seed``).
 
-    With a ``tolerance``, each arm's probability of being within ``tolerance`` of the most
-    accurate arm (these no longer sum to 1): arms that are practically as good score alike.
+    With a ``temperature`` T > 0, each arm's expected ``exp((accuracy - best accuracy) / T)``
+    over the same draws instead (1 for the best; these no longer sum to 1). As T goes to 0
+    it becomes the probability of being best.
 
-    >>> [round(p, 1) for p in probability_best([Beta.of(930, 70), Beta.of(965, 35)], draws=4000)]
+    >>> [round(p, 2) for p in probability_best([Beta.of(930, 70), Beta.of(965, 35)], draws=4000)]
     [0.0, 1.0]
-    >>> [round(p, 1) for p in probability_best([Beta.of(930, 70), Beta.of(965, 35)], tolerance=0.05, draws=4000)]
-    [0.9, 1.0]
+    >>> [round(p, 1) for p in probability_best([Beta.of(930, 70), Beta.of(965, 35)], temperature=0.1, draws=4000)]
+    [0.7, 1.0]
     """
     if len(posteriors) <= 1:
         return [1.0] * len(posteriors)
     samples = _draws(posteriors, draws, seed)
-    if tolerance > 0:
-        near = samples >= samples.max(axis=1, keepdims=True) - tolerance
-        return [float(v) for v in near.mean(axis=0)]
+    if temperature > 0:
+        soft = np.exp((samples - samples.max(axis=1, keepdims=True)) / temperature)
+        return [float(v) for v in soft.mean(axis=0)]
     counts = np.bincount(samples.argmax(axis=1), minlength=len(posteriors))
     return [float(c) / draws for c in counts]
 

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from infra.config import Settings
 
-SCENARIOS = ("agrawal",)
+SCENARIOS = ("agrawal", "digits")
 
 
 def heal(scenario: str, bootstrap: str | None) -> list[tuple[str, str]]:
