@@ -59,6 +59,13 @@ class StreamSettings(Settings):
         description="INSITU_ROUTER_TEMPERATURE: soften the weights: an instance d below the best accuracy scores "
         "exp(-d / T) of the best (0: shares follow the probability of being best).",
     )
+    router_half_life: float = Field(
+        0.0,
+        ge=0,
+        description="INSITU_ROUTER_HALF_LIFE: seconds after which an outcome weighs half in the weights' "
+        "accuracy estimates, so they follow a drift (0: every outcome of the version counts alike). "
+        "Canary decisions always count every outcome.",
+    )
     router_interval: float = Field(
         5.0, gt=0, description="INSITU_ROUTER_INTERVAL: seconds between evaluations (weights, canaries) of a route."
     )

@@ -26,7 +26,7 @@ from streams.router.transitions import (
     start_queued,
 )
 from streams.router.versions import on_version_event
-from streams.router.weights import allocate, probability_best
+from streams.router.weights import Beta, allocate, probability_best
 
 
 class RouterEngine:
@@ -51,7 +51,7 @@ class RouterEngine:
         evidence.offset = max(offset, evidence.offset)
         state, new = self._state(route, partition)
         changed = self._admit(state, name, version, now_ms) or new
-        evidence.version(version).joined.add(bool(event["correct"]))
+        evidence.version(version).observe(bool(event["correct"]), now_ms, self.policy.half_life_ms)
         evidence.last_seen_ms = now_ms
         canary = state.instances[name].canary
         if canary is not None:
@@ -160,7 +160,7 @@ class RouterEngine:
             return effects
         for name, inst in state.instances.items():
             self._decide(state, name, inst, evidences[name], now_ms, effects)
-        entries = self.vector(state, evidences)
+        entries = self.vector(state, evidences, now_ms)
         if effects.force or _moved(state.published, entries, self.policy.min_change):
             state.epoch = max(state.epoch + 1, now_ms)
             state.published = entries
@@ -173,7 +173,7 @@ class RouterEngine:
             self.evidence[evidence_key(state.route, name)] = evidence.to_dict()
         return effects
 
-    def vector(self, state: RouteState, evidences: Mapping[str, InstanceEvidence]) -> list[Entry]:
+    def vector(self, state: RouteState, evidences: Mapping[str, InstanceEvidence], now_ms: int = 0) -> list[Entry]:
         """The weight vector: instance shares (probability best, floored and capped), canaries split off.
 
         On a frozen route the instance shares stay those last published (instances that
@@ -188,10 +188,7 @@ class RouterEngine:
             total = sum(before[name] for name, _ in live)
             shares = [before[name] / total if total else 1 / len(live) for name, _ in live]
         else:
-            posteriors = []
-            for name, inst in live:
-                seen = evidences[name].versions.get(inst.serving or 0)
-                posteriors.append((seen.overall if seen else Counts()).posterior)
+            posteriors = [self._posterior(evidences[name], inst.serving or 0, now_ms) for name, inst in live]
             shares = allocate(
                 probability_best(posteriors, temperature=self.policy.temperature, draws=self.policy.draws),
                 floor=self.policy.floor,
@@ -208,6 +205,17 @@ class RouterEngine:
         return entries
 
     # -- helpers ---------------------------------------------------------------------------
+
+    def _posterior(self, evidence: InstanceEvidence, version: int, now_ms: int) -> Beta:
+        """The accuracy posterior the weights use: recency-weighted with a half-life, else cumulative."""
+        seen = evidence.versions.get(version)
+        if seen is None:
+            return Counts().posterior
+        if self.policy.half_life_ms > 0:
+            correct, wrong = seen.decayed(now_ms, self.policy.half_life_ms)
+            if correct + wrong >= 1.0:
+                return Beta.of(correct, wrong)
+        return seen.overall.posterior
 
     def _state(self, route: str, partition: int) -> tuple[RouteState, bool]:
         raw = self.routes.get(route)

@@ -15,6 +15,7 @@ class RouterPolicy:
     floor: float = 0.05
     cap: float = 0.8
     temperature: float = 0.0
+    half_life_ms: int = 0
     interval_ms: int = 5000
     min_change: float = 0.02
     instance_ttl_ms: int = 86_400_000
@@ -27,6 +28,7 @@ class RouterPolicy:
             floor=settings.router_floor,
             cap=settings.router_cap,
             temperature=settings.router_temperature,
+            half_life_ms=int(settings.router_half_life * 1000),
             interval_ms=int(settings.router_interval * 1000),
             min_change=settings.router_min_change,
             instance_ttl_ms=int(settings.router_instance_ttl * 1000),

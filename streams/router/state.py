@@ -41,6 +41,28 @@ class VersionEvidence:
     joined: Counts = field(default_factory=Counts)
     snapshot: Counts = field(default_factory=Counts)
     snapshot_ms: int = 0
+    recent: list[float] = field(default_factory=lambda: [0.0, 0.0])  # correct, wrong; decayed
+    recent_ms: int = 0
+
+    def observe(self, correct: bool, now_ms: int, half_life_ms: int) -> None:
+        """Count one joined outcome, in the cumulative counts and the recency-weighted ones."""
+        self.joined.add(correct)
+        self.recent = self.decayed(now_ms, half_life_ms)
+        self.recent[0 if correct else 1] += 1.0
+        self.recent_ms = max(self.recent_ms, now_ms)
+
+    def decayed(self, now_ms: int, half_life_ms: int) -> list[float]:
+        """The recency-weighted counts as of ``now_ms``: each outcome weighs half after ``half_life_ms``.
+
+        >>> e = VersionEvidence()
+        >>> e.observe(True, 0, 1000); e.observe(False, 1000, 1000)
+        >>> e.decayed(2000, 1000)
+        [0.25, 0.5]
+        """
+        if half_life_ms <= 0 or now_ms <= self.recent_ms:
+            return list(self.recent)
+        factor = 0.5 ** ((now_ms - self.recent_ms) / half_life_ms)
+        return [v * factor for v in self.recent]
 
     @property
     def overall(self) -> Counts:
@@ -49,11 +71,23 @@ class VersionEvidence:
         return self.joined if self.joined.n >= self.snapshot.n else self.snapshot
 
     def to_dict(self) -> dict[str, Any]:
-        return {"j": self.joined.to_list(), "s": self.snapshot.to_list(), "sms": self.snapshot_ms}
+        return {
+            "j": self.joined.to_list(),
+            "s": self.snapshot.to_list(),
+            "sms": self.snapshot_ms,
+            "r": self.recent,
+            "rms": self.recent_ms,
+        }
 
     @classmethod
     def from_dict(cls, value: Mapping[str, Any]) -> VersionEvidence:
-        return cls(Counts.from_list(value.get("j")), Counts.from_list(value.get("s")), value.get("sms", 0))
+        return cls(
+            Counts.from_list(value.get("j")),
+            Counts.from_list(value.get("s")),
+            value.get("sms", 0),
+            list(value.get("r", [0.0, 0.0])),
+            value.get("rms", 0),
+        )
 
 
 @dataclass

@@ -232,3 +232,11 @@ def test_a_replayed_command_gets_its_first_result_and_is_not_applied_twice():
     sim.now += 5000  # past until_ms: forgotten (the gate refuses it as stale by then anyway)
     sim.joined("a", 2, 0.8)
     assert "once" not in sim.routes["credit"]["cmd"] or sim.routes["credit"]["cmd"]["once"]["until"] >= sim.now
+
+
+@pytest.mark.parametrize(("half_life_ms", "leader"), [(0, "b"), (1_000, "a")])
+def test_with_a_half_life_the_weights_follow_a_drift(half_life_ms, leader):
+    sim = Sim(floor=0.1, cap=0.8, half_life_ms=half_life_ms)
+    sim.traffic({"a": 0.9, "b": 0.95}, 3000)  # b leads for 30 s of simulated time
+    sim.traffic({"a": 0.9, "b": 0.6}, 150)  # then drifts for 1.5 s
+    assert sim.weights()[(leader, 1, "stable")] > 0.75
