@@ -9,8 +9,10 @@ given again, the next offset expected is the later of the group's committed offs
 a partition another worker had is resumed) and the one after the last this worker
 processed (Faust resumes a partition it keeps there, even before committing it). A record
 processed twice is fine: every agent using this is idempotent under at-least-once delivery.
-Use it on topics written without transactions (the router's internal input): there,
-offsets follow one another, whereas commit markers leave holes that are no loss.
+Offsets follow one another on topics written without transactions (the router's internal
+input). Commit markers of transactional producers leave holes that are no loss; on such
+topics give ``window``: holes are looked for only that many seconds after partitions were
+revoked and given again, when Faust drops events, so a marker costs a read only then.
 """
 
 from __future__ import annotations
@@ -53,17 +55,23 @@ class Continuity:
     (None, range(6, 8), None)
     """
 
-    def __init__(self, settings: Any, *, group: str, topic: str, timeout: float = 30.0) -> None:
+    def __init__(
+        self, settings: Any, *, group: str, topic: str, timeout: float = 30.0, window: float | None = None
+    ) -> None:
         self._settings = settings
         self._group = group
         self._topic = topic
         self._timeout = timeout
+        self._window = window
+        self._armed_until = time.monotonic() + window if window is not None else None
         self._next: dict[int, int] = {}
         self._processed: dict[int, int] = {}  # partition -> the offset after the last one seen here
 
     def forget(self) -> None:
         """Partitions were revoked: read the committed offsets again before expecting anything."""
         self._next.clear()
+        if self._window is not None:
+            self._armed_until = time.monotonic() + self._window
 
     def expect(self, partition: int, offset: int) -> None:
         self._next[partition] = offset
@@ -79,6 +87,10 @@ class Continuity:
 
     async def missing(self, partition: int, offset: int) -> list[Record]:
         """The records a stream skipped before ``offset`` of ``partition``, read back from Kafka."""
+        if self._armed_until is not None and time.monotonic() > self._armed_until:
+            self._next[partition] = offset + 1
+            self._processed[partition] = max(offset + 1, self._processed.get(partition, 0))
+            return []
         loop = asyncio.get_running_loop()
         if partition not in self._next:
             committed = await loop.run_in_executor(None, self._committed, partition)

@@ -12,6 +12,7 @@ from typing import Any
 from schemas import Serde, SerializationError
 from streams import topics
 from streams.app import app, settings
+from streams.continuity import Continuity, GapError, Record
 from streams.deadletter import dead_letter, from_error
 from streams.join.logic import Outcome, on_expiry, on_feedback, on_inference
 from streams.routes import RouteCatalog
@@ -24,6 +25,7 @@ INFERENCE = settings.topic("inference.events")
 FEEDBACK = settings.topic("feedback.events")
 TICKS = f"{settings.app_id}-join-ticks"
 TTL_MS = int(settings.feedback_ttl.total_seconds() * 1000)
+CONTINUITY_WINDOW_S = 120.0
 
 serde = Serde.from_settings(settings)
 routes = RouteCatalog.load(settings.routes_file, settings.pii_salt.get_secret_value().encode())
@@ -70,14 +72,38 @@ async def _tick() -> None:
     ticker.tick()
 
 
+# Services may produce with transactions; holes are looked for only after a rebalance.
+continuity = {
+    topic: Continuity(settings, group=settings.app_id, topic=topic, window=CONTINUITY_WINDOW_S)
+    for topic in (INFERENCE, FEEDBACK)
+}
+
+
+@app.on_partitions_revoked.connect  # type: ignore[arg-type]
+async def _forget_offsets(app: Any, *args: Any, **kwargs: Any) -> None:
+    for guard in continuity.values():
+        guard.forget()
+
+
 @app.agent(source)
 async def join_agent(stream: Any) -> None:
     async for event in stream.events():
         message = event.message
         now_ms = int(time.time() * 1000)
         if message.topic != TICKS:
+            for record in await skipped(message):
+                await handle(record.topic, record.partition, record.offset, record.key, record.value, now_ms)
             await handle(message.topic, message.partition, message.offset, message.key, message.value, now_ms)
         await expire(message.partition, now_ms)
+
+
+async def skipped(message: Any) -> list[Record]:
+    """Input the stream dropped across a rebalance before ``message`` (see ``streams.continuity``)."""
+    try:
+        return await continuity[message.topic].missing(message.partition, message.offset)
+    except GapError:
+        log.exception("join: input skipped by the stream is lost")
+        return []
 
 
 async def handle(topic: str, partition: int, offset: int, key: bytes | None, value: bytes | None, now_ms: int) -> None:

@@ -72,3 +72,14 @@ def test_a_partition_another_worker_had_resumes_from_the_committed_offset(kafka_
 def test_a_group_without_commits_has_no_gap_at_its_first_record(kafka_settings, topic):
     continuity = Continuity(kafka_settings, group=f"g-{uuid.uuid4().hex[:8]}", topic=topic)
     assert asyncio.run(continuity.missing(0, 6)) == []
+
+
+def test_outside_its_window_after_a_rebalance_no_hole_is_looked_for(kafka_settings, topic):
+    group = f"g-{uuid.uuid4().hex[:8]}"
+    commit(kafka_settings, group, topic, 3)
+    continuity = Continuity(kafka_settings, group=group, topic=topic, window=0.0)
+
+    async def run():
+        return await continuity.missing(0, 3), await continuity.missing(0, 7)
+
+    assert asyncio.run(run()) == ([], []), "a transaction marker's hole costs nothing once the window has passed"

@@ -46,7 +46,7 @@ def test_two_workers_share_the_work_and_survive_a_kill(quiet_broker, tmp_path):
 
         try:
             joined = read_topic(
-                settings, "joined.events", lambda r: len({x["request_id"] for x in r}) >= EVENTS, timeout=300
+                settings, "joined.events", lambda r: len({x["request_id"] for x in r}) >= EVENTS, timeout=200
             )
         except AssertionError:
             seen = {r["request_id"] for r in read_topic(settings, "joined.events", lambda r: True)}
