@@ -88,8 +88,7 @@ class Continuity:
     async def missing(self, partition: int, offset: int) -> list[Record]:
         """The records a stream skipped before ``offset`` of ``partition``, read back from Kafka."""
         if self._armed_until is not None and time.monotonic() > self._armed_until:
-            self._next[partition] = offset + 1
-            self._processed[partition] = max(offset + 1, self._processed.get(partition, 0))
+            self.gap(partition, offset)  # keep track, look for nothing
             return []
         loop = asyncio.get_running_loop()
         if partition not in self._next:
