@@ -217,7 +217,8 @@ def family_json(scenario: Scenario, rows: Sequence[Labelled]) -> dict[str, Any]:
     features: list[dict[str, Any]] = []
     for name in data.numeric:
         values = np.array([r[0][name] for r, _ in rows], dtype=np.float64)
-        std = float(values.std()) if values.std() > 1e-6 else 1.0  # a constant column (e.g. a corner pixel)
+        std = float(values.std())
+        std = std if std > 1e-6 else 1.0  # a constant column (e.g. a corner pixel)
         features.append({"name": name, "kind": "numeric", "mean": float(values.mean()), "std": std})
     features += [{"name": k, "kind": "categorical", "values": v} for k, v in data.categorical.items()]
     width = len(data.numeric) + sum(len(v) for v in data.categorical.values())

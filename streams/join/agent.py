@@ -12,7 +12,7 @@ from typing import Any
 from schemas import Serde, SerializationError
 from streams import topics
 from streams.app import app, settings
-from streams.continuity import Continuity, GapError, Record
+from streams.continuity import Continuity
 from streams.deadletter import dead_letter, from_error
 from streams.join.logic import Outcome, on_expiry, on_feedback, on_inference
 from streams.routes import RouteCatalog
@@ -91,19 +91,10 @@ async def join_agent(stream: Any) -> None:
         message = event.message
         now_ms = int(time.time() * 1000)
         if message.topic != TICKS:
-            for record in await skipped(message):
+            for record in await continuity[message.topic].missing(message.partition, message.offset):
                 await handle(record.topic, record.partition, record.offset, record.key, record.value, now_ms)
             await handle(message.topic, message.partition, message.offset, message.key, message.value, now_ms)
         await expire(message.partition, now_ms)
-
-
-async def skipped(message: Any) -> list[Record]:
-    """Input the stream dropped across a rebalance before ``message`` (see ``streams.continuity``)."""
-    try:
-        return await continuity[message.topic].missing(message.partition, message.offset)
-    except GapError:
-        log.exception("join: input skipped by the stream is lost")
-        return []
 
 
 async def handle(topic: str, partition: int, offset: int, key: bytes | None, value: bytes | None, now_ms: int) -> None:

@@ -27,7 +27,7 @@ from typing import Any
 
 from schemas import SerializationError
 from streams.app import app, settings
-from streams.continuity import Continuity, GapError
+from streams.continuity import Continuity
 from streams.deadletter import dead_letter, from_error
 from streams.router import command_agent, envelope
 from streams.router.channels import (
@@ -139,12 +139,7 @@ async def _forget_offsets(app: Any, *args: Any, **kwargs: Any) -> None:
 async def router(stream: Any) -> None:
     async for event in stream.events():
         message = event.message
-        try:
-            skipped = await continuity.missing(message.partition, message.offset)
-        except GapError:
-            log.exception("router: input skipped by the stream is lost")
-            skipped = []
-        for record in skipped:
+        for record in await continuity.missing(message.partition, message.offset):
             await guarded(record, route_message(record))
         await guarded(message, route_message(message))
 

@@ -173,7 +173,7 @@ class RouterEngine:
             self.evidence[evidence_key(state.route, name)] = evidence.to_dict()
         return effects
 
-    def vector(self, state: RouteState, evidences: Mapping[str, InstanceEvidence], now_ms: int = 0) -> list[Entry]:
+    def vector(self, state: RouteState, evidences: Mapping[str, InstanceEvidence], now_ms: int) -> list[Entry]:
         """The weight vector: instance shares (probability best, floored and capped), canaries split off.
 
         On a frozen route the instance shares stay those last published (instances that

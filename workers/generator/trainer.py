@@ -102,19 +102,6 @@ class GeneratorTrainer:
 
         ``seen`` counts the route's rows ever read, to tell whether the reservoir changed.
         """
-        gen, report = self._trained(route, family, controls, rows, control_values, seen)
-        gen.noise = self.noise
-        return gen, report
-
-    def _trained(
-        self,
-        route: str,
-        family: ModelFamily,
-        controls: Sequence[str],
-        rows: Sequence[RealRow],
-        control_values: np.ndarray,
-        seen: int,
-    ) -> tuple[TabularGenerator, TrainingReport]:
         key = generator_key(route, family, controls, self.latent, self.hidden)
         cached = self._cache.get(key)
         if cached is not None and seen - cached[1] < self.retrain_rows:
@@ -130,7 +117,7 @@ class GeneratorTrainer:
             if loaded is not None:
                 gen, extra = loaded
                 if extra.get("rows_fingerprint") == fingerprint:
-                    self._cache[key] = (gen, seen)
+                    self._remember(key, gen, seen)
                     return gen, TrainingReport(0, False, gen.epochs_trained, len(rows))
         labels = np.array([family.label_index(r.label) for r in rows], dtype=np.int64)
         data = [r.row for r in rows]
@@ -156,5 +143,10 @@ class GeneratorTrainer:
             gen,
             {"rows_fingerprint": fingerprint, "rows": len(rows), "trained_at": datetime.now(UTC).isoformat()},
         )
-        self._cache[key] = (gen, seen)
+        self._remember(key, gen, seen)
         return gen, TrainingReport(epochs, warm, gen.epochs_trained, len(rows))
+
+    def _remember(self, key: str, gen: TabularGenerator, seen: int) -> None:
+        """Keep ``gen`` for its key, sampling with this trainer's noise."""
+        gen.noise = self.noise
+        self._cache[key] = (gen, seen)
