@@ -53,9 +53,7 @@ class Settings(BaseSettings):
     kafka_ssl_certificate_location: str | None = Field(
         None, description="INSITU_KAFKA_SSL_CERTIFICATE_LOCATION: ssl.certificate.location."
     )
-    kafka_ssl_key_location: str | None = Field(
-        None, description="INSITU_KAFKA_SSL_KEY_LOCATION: ssl.key.location."
-    )
+    kafka_ssl_key_location: str | None = Field(None, description="INSITU_KAFKA_SSL_KEY_LOCATION: ssl.key.location.")
     kafka_ssl_key_password: SecretStr | None = Field(
         None, description="INSITU_KAFKA_SSL_KEY_PASSWORD: ssl.key.password."
     )
@@ -79,6 +77,40 @@ class Settings(BaseSettings):
     clickhouse_dsn: SecretStr | None = Field(
         None,
         description="INSITU_CLICKHOUSE_DSN: a ClickHouse server DSN; default chdb:///<data_dir>/clickhouse (embedded).",
+    )
+    # -- bounds on input (schemas.limits) and on what insitu writes ---------------------------
+    max_message_bytes: int = Field(
+        262_144, ge=1024, description="INSITU_MAX_MESSAGE_BYTES: the largest input value accepted (too_large)."
+    )
+    max_depth: int = Field(
+        8,
+        ge=3,
+        le=64,
+        description="INSITU_MAX_DEPTH: the deepest nesting of objects and arrays in an input (too_deep).",
+    )
+    max_entries: int = Field(
+        4_096, ge=1, description="INSITU_MAX_ENTRIES: the most entries of one map or array in an input (too_many)."
+    )
+    max_string_chars: int = Field(
+        1_024, ge=16, description="INSITU_MAX_STRING_CHARS: the longest string or map key in an input (too_long)."
+    )
+    max_id_chars: int = Field(
+        256,
+        ge=16,
+        description="INSITU_MAX_ID_CHARS: the longest request_id, route, instance_id or command_id (too_long).",
+    )
+    max_record_bytes: int = Field(
+        1_000_000,
+        ge=1024,
+        description="INSITU_MAX_RECORD_BYTES: the largest record insitu sends (key and value); a larger one is not "
+        "sent and the input that made it is dead-lettered as too_large. Keep it at or below the topics' "
+        "max.message.bytes.",
+    )
+    dead_letter_max_bytes: int = Field(
+        65_536,
+        ge=0,
+        description="INSITU_DEAD_LETTER_MAX_BYTES: the most bytes of an original key or value kept in a dead letter "
+        "(the rest is cut; the dead letter records the full length).",
     )
 
     @field_validator("data_dir")

@@ -1,9 +1,30 @@
-"""The error every decoder and validator in insitu raises."""
+"""The errors insitu raises for input it will not process: each one becomes a dead letter."""
 
 from __future__ import annotations
 
 
-class SerializationError(Exception):
+class Rejected(Exception):
+    """Input insitu will not process; ``reason`` is the dead-letter reason, ``detail`` says why.
+
+    ``reason`` is a short machine-readable code (``undecodable``, ``too_large``,
+    ``unknown_route``, ...), ``detail`` a sentence for people, ``field`` the dotted path of
+    the field at fault, when one is.
+
+    >>> str(Rejected("feature 'a' is nan", reason="non_finite_feature"))
+    "non_finite_feature: feature 'a' is nan"
+    """
+
+    def __init__(self, detail: str, *, reason: str, field: str | None = None) -> None:
+        self.detail = detail
+        self.reason = reason
+        self.field = field
+        super().__init__(self._render())
+
+    def _render(self) -> str:
+        return f"{self.reason}: {self.detail}"
+
+
+class SerializationError(Rejected):
     """Bytes or a record that do not fit a topic's contract.
 
     Carries where the input came from so a dead letter can say so:
@@ -22,13 +43,10 @@ class SerializationError(Exception):
         offset: int | None = None,
         field: str | None = None,
     ) -> None:
-        self.detail = message
-        self.reason = reason
         self.topic = topic
         self.partition = partition
         self.offset = offset
-        self.field = field
-        super().__init__(self._render())
+        super().__init__(message, reason=reason, field=field)
 
     def _render(self) -> str:
         where = []

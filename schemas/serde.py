@@ -4,7 +4,9 @@ Framed bytes are ``0x00`` (magic), a 4-byte big-endian schema id, then the
 Avro binary body (no container header). On the input topics
 (``inference.events``, ``feedback.events``, ``commands``) a value may instead
 be a UTF-8 JSON object, validated against the same schema. Keys are plain
-UTF-8 strings, never framed.
+UTF-8 strings, never framed. Values on the input topics are checked against
+``schemas.limits.Limits`` (size, nesting, entries, string lengths) before they
+are trusted.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import fastavro
 
 from schemas.catalog import SchemaCatalog
 from schemas.errors import SerializationError
+from schemas.limits import Limits
 from schemas.registry import ConfluentRegistry, EmbeddedRegistry, SchemaRegistry
 from schemas.validate import to_record
 
@@ -41,10 +44,13 @@ class Serde:
     'r1'
     """
 
-    def __init__(self, registry: SchemaRegistry | None = None, topic_prefix: str = "") -> None:
+    def __init__(
+        self, registry: SchemaRegistry | None = None, topic_prefix: str = "", limits: Limits | None = None
+    ) -> None:
         self._catalog = SchemaCatalog.load()
         self._registry = registry or EmbeddedRegistry(self._catalog)
         self._prefix = topic_prefix
+        self.limits = limits or Limits()
 
     @classmethod
     def from_settings(cls, settings: Any) -> Serde:
@@ -56,7 +62,7 @@ class Serde:
             )
         else:
             registry = EmbeddedRegistry()
-        return cls(registry, settings.topic_prefix)
+        return cls(registry, settings.topic_prefix, Limits.from_settings(settings))
 
     def encode(self, topic: str, record: Mapping[str, Any]) -> bytes:
         """Framed Avro bytes for ``record``; raises ``SerializationError`` if it does not fit."""
@@ -76,8 +82,13 @@ class Serde:
         return self.encode(topic, self.from_json(topic, value))
 
     def from_json(self, topic: str, value: Any) -> dict[str, Any]:
-        """Validate a parsed JSON value against ``topic``'s current schema; returns the record."""
+        """Validate a parsed JSON value against ``topic``'s current schema; returns the record.
+
+        On input topics the value must keep the limits first.
+        """
         try:
+            if topic in JSON_INPUT_TOPICS:
+                self.limits.check(value)
             return to_record(value, self._catalog.latest(topic).raw)
         except SerializationError as exc:
             raise SerializationError(exc.detail, reason=exc.reason, topic=topic, field=exc.field) from None
@@ -95,8 +106,13 @@ class Serde:
         if not data:
             msg = "empty value"
             raise SerializationError(msg, reason="undecodable")
+        if topic in JSON_INPUT_TOPICS:
+            self.limits.check_size(data)
         if data[0] == MAGIC:
-            return self._decode_avro(topic, data)
+            record = self._decode_avro(topic, data)
+            if topic in JSON_INPUT_TOPICS:
+                self.limits.check(record)
+            return record
         if topic in JSON_INPUT_TOPICS and data.lstrip()[:1] == b"{":
             return self._decode_json(topic, data)
         allowed = "Confluent-framed Avro or a JSON object" if topic in JSON_INPUT_TOPICS else "Confluent-framed Avro"
@@ -127,7 +143,10 @@ class Serde:
     def _decode_json(self, topic: str, data: bytes) -> dict[str, Any]:
         try:
             value = json.loads(data.decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        except RecursionError as exc:
+            msg = f"nesting deeper than the JSON parser allows (the limit is {self.limits.depth}, INSITU_MAX_DEPTH)"
+            raise SerializationError(msg, reason="too_deep") from exc
+        except (UnicodeDecodeError, ValueError) as exc:  # ValueError: JSONDecodeError, or an int of >4,300 digits
             msg = f"invalid JSON: {exc}"
             raise SerializationError(msg, reason="undecodable") from exc
         return self.from_json(topic, value)

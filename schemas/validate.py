@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import binascii
 import math
+import reprlib
 from datetime import UTC, datetime
 from typing import Any
 
@@ -85,7 +86,7 @@ class _Coercer:
         fields = schema["fields"]
         unknown = set(value) - {f["name"] for f in fields}
         if unknown:
-            raise self.fail(path, f"unknown field(s) {sorted(unknown)}")
+            raise self.fail(path, f"unknown field(s) {_REPR.repr(sorted(unknown))}")
         out = {}
         for field in fields:
             name = field["name"]
@@ -178,8 +179,12 @@ def _join(path: str, name: str) -> str:
     return f"{path}.{name}" if path else name
 
 
+_REPR = reprlib.Repr()  # bounded: input may be huge or deeply nested
+_REPR.maxlevel, _REPR.maxstring, _REPR.maxother, _REPR.maxlist, _REPR.maxdict = 2, 60, 60, 5, 5
+
+
 def _show(value: Any) -> str:
-    text = repr(value)
+    text = _REPR.repr(value)
     if len(text) > 60:
         text = text[:57] + "..."
     return f"{type(value).__name__} {text}"

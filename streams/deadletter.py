@@ -1,55 +1,130 @@
-"""Dead letters: anything rejected goes to ``deadletter`` with the reason and the original bytes."""
+"""Dead letters of the streams worker: the guard every agent runs each record under, and the sender.
+
+No exception raised by one record stops an agent: ``DeadLetters.guard`` runs the record's
+work; a ``Rejected`` input goes to ``deadletter`` with its reason, any other exception as
+``processing_error`` with the exception, both with the original bytes (cut to
+``INSITU_DEAD_LETTER_MAX_BYTES``). A dead letter the topic will not take is counted and
+logged, never retried.
+"""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from typing import Any
+import logging
+from typing import Any, Protocol
 
-from schemas import SerializationError
+from faust.exceptions import ProducerSendError
+
+from schemas import Rejected, Serde
+from schemas.deadletters import dead_letter, rejected
+from streams import topics
+from streams.app import settings
+
+log = logging.getLogger(__name__)
 
 
-def dead_letter(
-    *,
-    topic: str,
-    partition: int | None,
-    offset: int | None,
-    key: bytes | None,
-    value: bytes | None,
-    reason: str,
-    detail: str,
-    source: str,
-    now: datetime | None = None,
-) -> dict[str, Any]:
-    """A ``deadletter`` record (see ``schemas/avro/deadletter.v1.avsc``).
+class Message(Protocol):
+    """Where a record came from: a Faust message or a record read back (``streams.continuity.Record``)."""
 
-    >>> dead_letter(topic="t", partition=0, offset=5, key=b"k", value=b"v", reason="x", detail="d",
-    ...             source="streams.join")["original_offset"]
-    5
+    @property
+    def topic(self) -> str: ...
+    @property
+    def partition(self) -> int: ...
+    @property
+    def offset(self) -> int: ...
+    @property
+    def key(self) -> bytes | None: ...
+    @property
+    def value(self) -> bytes | None: ...
+
+
+class DeadLetters:
+    """The dead letters of one component (``source``); ``unsent`` counts those the topic refused."""
+
+    def __init__(self, source: str, serde: Serde) -> None:
+        self.source = source
+        self.serde = serde
+        self.unsent = 0
+
+    async def guard(self, message: Message, work: Any) -> None:
+        """Await ``work`` (the processing of ``message``); dead-letter the input if it raises."""
+        try:
+            await work
+        except Rejected as exc:
+            await self.reject(message, exc)
+        except ProducerSendError as exc:  # the partition moved mid-send: its new owner replays the input
+            log.warning(
+                "skipping %s[%s]@%s after a rebalance: %s", message.topic, message.partition, message.offset, exc
+            )
+        except Exception as exc:  # a bug must not stop the agent: say where, keep the input, go on
+            log.exception("%s failed on %s[%s]@%s", self.source, message.topic, message.partition, message.offset)
+            await self.reject(message, Rejected(f"{type(exc).__name__}: {exc}", reason="processing_error"))
+
+    async def reject(self, message: Message, error: Rejected) -> None:
+        """Send the dead letter of ``message``, rejected with ``error``."""
+        await self.send(
+            rejected(
+                error,
+                topic=message.topic,
+                partition=message.partition,
+                offset=message.offset,
+                key=message.key,
+                value=message.value,
+                source=self.source,
+                max_bytes=settings.dead_letter_max_bytes,
+            )
+        )
+
+    async def letter(
+        self,
+        *,
+        topic: str,
+        partition: int,
+        offset: int,
+        key: bytes | None,
+        value: bytes | None,
+        reason: str,
+        detail: str,
+    ) -> None:
+        """Send a dead letter built here (e.g. an orphan label whose original bytes the join kept)."""
+        await self.send(
+            dead_letter(
+                topic=topic,
+                partition=partition,
+                offset=offset,
+                key=key,
+                value=value,
+                reason=reason,
+                detail=detail,
+                source=self.source,
+                max_bytes=settings.dead_letter_max_bytes,
+            )
+        )
+
+    async def send(self, record: dict[str, Any]) -> None:
+        """Send one dead letter, keyed like the original; a refusal is counted and logged, not raised."""
+        where = f"{record['original_topic']}[{record['original_partition']}]@{record['original_offset']}"
+        log.info("dead letter (%s) for %s: %s", record["reason"], where, record["detail"])
+        try:
+            await topics.deadletter.send(key=record["original_key"], value=self.serde.encode("deadletter", record))
+        except Exception as exc:  # never retried: the input stays in its own topic, at its offset
+            self.unsent += 1
+            log.error("%s: the dead letter for %s was not sent (%d so far): %s", self.source, where, self.unsent, exc)
+
+
+def check_record(topic: str, key: bytes | None, value: bytes | None) -> None:
+    """Refuse a record larger than ``INSITU_MAX_RECORD_BYTES`` before anything is written for it.
+
+    A record too large for the broker must not reach the producer (it would fail there, after
+    the input was acknowledged): it is refused here, as ``too_large``, and its input dead-lettered.
     """
-    return {
-        "original_topic": topic,
-        "original_partition": -1 if partition is None else partition,
-        "original_offset": -1 if offset is None else offset,
-        "original_key": key,
-        "original_value": value,
-        "reason": reason,
-        "detail": detail,
-        "source": source,
-        "ts": now or datetime.now(UTC),
-    }
+    size = len(key or b"") + len(value or b"")
+    if size > settings.max_record_bytes:
+        msg = f"the {topic} record made from it is {size:,} bytes; the limit is {settings.max_record_bytes:,} "
+        msg += "(INSITU_MAX_RECORD_BYTES)"
+        raise Rejected(msg, reason="too_large")
 
 
-def from_error(
-    error: SerializationError, *, key: bytes | None, value: bytes | None, source: str, topic: str | None = None
-) -> dict[str, Any]:
-    """A dead letter for a value that failed to decode or validate."""
-    return dead_letter(
-        topic=error.topic or topic or "",
-        partition=error.partition,
-        offset=error.offset,
-        key=key,
-        value=value,
-        reason=error.reason,
-        detail=error.detail,
-        source=source,
-    )
+async def send(topic: Any, *, key: bytes | None, value: bytes | None) -> None:
+    """Send a record this worker derived from an input, after ``check_record``."""
+    check_record(topic.get_topic_name(), key, value)
+    await topic.send(key=key, value=value)

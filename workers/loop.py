@@ -4,6 +4,9 @@ At-least-once: a message's offset is committed only after its outputs are delive
 (or its dead letter is). Undecodable or schema-invalid values, and records a handler
 refuses (``Refused``), go to ``deadletter`` with the reason and the original bytes;
 an unexpected handler error is dead-lettered as ``processing_error`` and the loop goes on.
+An output the broker can never take (larger than ``INSITU_MAX_RECORD_BYTES``, or refused
+for the record itself) dead-letters its input as ``too_large`` / ``unsendable`` instead of
+being retried; only a broker that is away makes the loop read the message again.
 """
 
 from __future__ import annotations
@@ -14,7 +17,6 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 from confluent_kafka import KafkaError, KafkaException, Message, TopicPartition
@@ -22,7 +24,8 @@ from confluent_kafka import KafkaError, KafkaException, Message, TopicPartition
 from infra.config import Settings
 from infra.kafka_clients import consumer, producer
 from infra.topics import message_key
-from schemas import Serde, SerializationError
+from schemas import Rejected, Serde, SerializationError
+from schemas.deadletters import dead_letter
 
 log = logging.getLogger(__name__)
 
@@ -30,13 +33,23 @@ Output = tuple[str, dict[str, Any]]
 """A record to produce: (catalog topic, record)."""
 
 
-class Refused(Exception):
+RECORD_ERRORS = frozenset(
+    {
+        KafkaError.MSG_SIZE_TOO_LARGE,
+        KafkaError.RECORD_LIST_TOO_LARGE,
+        KafkaError.INVALID_RECORD,
+        KafkaError.INVALID_MSG,
+        KafkaError.INVALID_MSG_SIZE,
+    }
+)
+"""Delivery errors that belong to the record, not the broker: sending it again cannot succeed."""
+
+
+class Refused(Rejected):
     """A well-formed record the worker cannot act on; it goes to ``deadletter`` with ``reason``."""
 
     def __init__(self, reason: str, detail: str) -> None:
-        super().__init__(f"{reason}: {detail}")
-        self.reason = reason
-        self.detail = detail
+        super().__init__(detail, reason=reason)
 
 
 @dataclass
@@ -49,31 +62,6 @@ class LoopStats:
         outs = " ".join(f"{k}={v}" for k, v in sorted(self.outputs.items()))
         dead = " ".join(f"{k}={v}" for k, v in sorted(self.dead_letters.items()))
         return f"messages={self.messages} outputs=({outs}) dead_letters=({dead})"
-
-
-def dead_letter(
-    *,
-    topic: str,
-    partition: int,
-    offset: int,
-    key: bytes | None,
-    value: bytes | None,
-    reason: str,
-    detail: str,
-    source: str,
-) -> dict[str, Any]:
-    """A ``deadletter`` record (``schemas/avro/deadletter.v1.avsc``)."""
-    return {
-        "original_topic": topic,
-        "original_partition": partition,
-        "original_offset": offset,
-        "original_key": key,
-        "original_value": value,
-        "reason": reason,
-        "detail": detail,
-        "source": source,
-        "ts": datetime.now(UTC),
-    }
 
 
 class WorkerLoop:
@@ -152,14 +140,23 @@ class WorkerLoop:
             return
         self.stats.messages += 1
         outputs = self._encoded(message, self._outputs(message))
-        if self._deliver(outputs):
-            self._consumer.commit(message=message, asynchronous=False)
-            for topic, _, _ in outputs:
-                self.stats.outputs[topic] += 1
-        else:  # not delivered: read the message again after a pause
+        refused = self._deliver(outputs)
+        if refused:  # the broker can never take these: the input goes to deadletter instead
+            too_large = any(error.code() == KafkaError.MSG_SIZE_TOO_LARGE for _, error in refused)
+            detail = "; ".join(f"{topic}: {error.str()}" for topic, error in refused)
+            outputs = [self._letter(message, "too_large" if too_large else "unsendable", f"output refused: {detail}")]
+            refused = self._deliver(outputs)
+            if refused:
+                log.error("%s: the dead letter for %s was refused too; dropped", self.source, _where(message))
+                self.stats.dead_letters["unsent"] += 1
+        if refused is None:  # not delivered: read the message again after a pause
             tp = TopicPartition(message.topic(), message.partition(), message.offset())
             self._consumer.seek(tp)
             self._stop.wait(self.retry_seconds)
+            return
+        self._consumer.commit(message=message, asynchronous=False)
+        for topic, _, _ in outputs:
+            self.stats.outputs[topic] += 1
 
     def _outputs(self, message: Message) -> list[Output]:
         try:
@@ -172,40 +169,60 @@ class WorkerLoop:
             if self.before is not None:
                 self.before()
             return self.handler(record)
-        except Refused as exc:
+        except Rejected as exc:
             return [self._dead_letter(message, exc.reason, exc.detail)]
         except Exception as exc:  # one bad record must not stop the worker; it is kept in deadletter
             log.exception("%s: handling %s failed", self.source, _where(message))
             return [self._dead_letter(message, "processing_error", f"{type(exc).__name__}: {exc}")]
 
     def _encoded(self, message: Message, outputs: list[Output]) -> list[tuple[str, bytes | None, bytes]]:
+        """The outputs as (topic, key, value); their input's dead letter instead if one does not fit."""
         try:
-            return [(t, message_key(t, r), self.serde.encode(t, r)) for t, r in outputs]
+            encoded = [(t, message_key(t, r), self.serde.encode(t, r)) for t, r in outputs]
         except SerializationError as exc:  # a record this worker built does not fit: a bug, kept in deadletter
             log.exception("%s: an output for %s does not fit its schema", self.source, _where(message))
-            topic, record = self._dead_letter(message, "processing_error", f"output does not fit: {exc}")
-            return [(topic, message_key(topic, record), self.serde.encode(topic, record))]
+            encoded = [self._letter(message, "processing_error", f"output does not fit: {exc}")]
+        limit = self.settings.max_record_bytes
+        for topic, key, value in encoded:
+            size = len(key or b"") + len(value)
+            if size > limit:
+                detail = f"the {topic} record made from it is {size:,} bytes; "
+                detail += f"the limit is {limit:,} (INSITU_MAX_RECORD_BYTES)"
+                return [self._letter(message, "too_large", detail)]
+        return encoded
+
+    def _letter(self, message: Message, reason: str, detail: str) -> tuple[str, bytes | None, bytes]:
+        topic, record = self._dead_letter(message, reason, detail)
+        return topic, message_key(topic, record), self.serde.encode(topic, record)
 
     def _dead_letter(self, message: Message, reason: str, detail: str) -> Output:
         self.stats.dead_letters[reason] += 1
         log.warning("%s: dead letter (%s) at %s: %s", self.source, reason, _where(message), detail)
         record = dead_letter(
             topic=message.topic() or "",
-            partition=message.partition() or 0,
-            offset=message.offset() or 0,
+            partition=message.partition(),
+            offset=message.offset(),
             key=message.key(),
             value=message.value(),
             reason=reason,
             detail=detail,
             source=self.source,
+            max_bytes=self.settings.dead_letter_max_bytes,
         )
         return "deadletter", record
 
-    def _deliver(self, outputs: list[tuple[str, bytes | None, bytes]]) -> bool:
+    def _deliver(self, outputs: list[tuple[str, bytes | None, bytes]]) -> list[tuple[str, KafkaError]] | None:
+        """Produce and wait: the outputs the broker refused for good ([] when all were delivered),
+        or None when some were not delivered for a reason that may pass (the message is read again)."""
+        refused: list[tuple[str, KafkaError]] = []
         failures: list[str] = []
 
         def report(err: KafkaError | None, msg: Message) -> None:
-            if err is not None:
+            if err is None:
+                return
+            if err.code() in RECORD_ERRORS:
+                refused.append((msg.topic() or "", err))
+            else:
                 failures.append(f"{msg.topic()}: {err}")
 
         for topic, key, value in outputs:
@@ -215,6 +232,12 @@ class WorkerLoop:
                     break
                 except BufferError:
                     self._producer.poll(0.1)
+                except KafkaException as exc:  # refused before it was sent, e.g. larger than message.max.bytes
+                    error = exc.args[0]
+                    if error.code() not in RECORD_ERRORS:
+                        raise
+                    refused.append((self.settings.topic(topic), error))
+                    break
         started = time.monotonic()
         left = self._producer.flush(60.0)
         if left or failures:
@@ -225,8 +248,8 @@ class WorkerLoop:
                 time.monotonic() - started,
                 "; ".join(failures) or "timeout",
             )
-            return False
-        return True
+            return None
+        return refused
 
     def close(self) -> None:
         if self._producer is not None:

@@ -9,15 +9,15 @@ import logging
 import time
 from typing import Any
 
-from schemas import Serde, SerializationError
+from schemas import Serde
 from streams import topics
 from streams.app import app, settings
 from streams.continuity import Continuity
-from streams.deadletter import dead_letter, from_error
+from streams.deadletter import DeadLetters, Message, check_record, send
 from streams.join.logic import Outcome, on_expiry, on_feedback, on_inference
 from streams.routes import RouteCatalog
 from streams.ticks import Ticker
-from streams.validation import InvalidEvent, check_feedback, check_inference
+from streams.validation import InvalidEvent, check_feedback, check_inference, check_key
 
 log = logging.getLogger(__name__)
 SOURCE = "streams.join"
@@ -28,6 +28,7 @@ TTL_MS = int(settings.feedback_ttl.total_seconds() * 1000)
 CONTINUITY_WINDOW_S = 120.0
 
 serde = Serde.from_settings(settings)
+dead_letters = DeadLetters(SOURCE, serde)
 routes = RouteCatalog.load(settings.routes_file, settings.pii_salt.get_secret_value().encode())
 ticker = Ticker(settings, TICKS, settings.topic_partitions)
 
@@ -92,27 +93,26 @@ async def join_agent(stream: Any) -> None:
         now_ms = int(time.time() * 1000)
         if message.topic != TICKS:
             for record in await continuity[message.topic].missing(message.partition, message.offset):
-                await handle(record.topic, record.partition, record.offset, record.key, record.value, now_ms)
-            await handle(message.topic, message.partition, message.offset, message.key, message.value, now_ms)
-        await expire(message.partition, now_ms)
+                await dead_letters.guard(record, handle(record, now_ms))
+            await dead_letters.guard(message, handle(message, now_ms))
+        try:
+            await expire(message.partition, now_ms)
+        except Exception:  # a bug in expiry must not stop the join; the deadlines are tried again next tick
+            log.exception("expiring join state of partition %d failed", message.partition)
 
 
-async def handle(topic: str, partition: int, offset: int, key: bytes | None, value: bytes | None, now_ms: int) -> None:
-    logical = "inference.events" if topic == INFERENCE else "feedback.events"
-    try:
-        record = serde.decode(logical, value, partition=partition, offset=offset)
-        if logical == "inference.events":
-            check_inference(record, routes)
-            record["features"] = routes.anonymise(record["route"], record["features"])
-            record["attributes"] = routes.anonymise(record["route"], record["attributes"])
-        else:
-            check_feedback(record)
-    except SerializationError as exc:
-        await send_dead(from_error(exc, key=key, value=value, source=SOURCE, topic=topic), key)
-        return
-    except InvalidEvent as exc:
-        await send_dead(_dead(topic, partition, offset, key, value, exc.reason, exc.detail), key)
-        return
+async def handle(message: Message, now_ms: int) -> None:
+    """Join one inference or feedback half; raises ``Rejected`` for input that goes to ``deadletter``."""
+    partition, offset, key, value = message.partition, message.offset, message.key, message.value
+    logical = "inference.events" if message.topic == INFERENCE else "feedback.events"
+    record = serde.decode(logical, value, partition=partition, offset=offset)
+    check_key(record, key)
+    if logical == "inference.events":
+        check_inference(record, routes)
+        record["features"] = routes.anonymise(record["route"], record["features"])
+        record["attributes"] = routes.anonymise(record["route"], record["attributes"])
+    else:
+        check_feedback(record)
     request_id = record["request_id"]
     state = join_state.get(request_id)
     if logical == "inference.events":
@@ -121,31 +121,40 @@ async def handle(topic: str, partition: int, offset: int, key: bytes | None, val
         record["raw"] = {"value": _b64(value), "key": _b64(key), "offset": offset}
         outcome = on_feedback(state, record, now_ms=now_ms, ttl_ms=TTL_MS, partition=partition, offset=offset)
     if outcome.rejected is not None:
-        await send_dead(_dead(topic, partition, offset, key, value, *outcome.rejected), key)
-        return
+        reason, detail = outcome.rejected
+        raise InvalidEvent(reason=reason, detail=detail)
     await apply(request_id, partition, outcome)
 
 
 async def apply(request_id: str, partition: int, outcome: Outcome) -> None:
+    joined_key = joined_value = None
+    if outcome.joined is not None:  # encoded and checked before any state changes
+        joined_key = outcome.joined["instance_id"].encode()
+        joined_value = serde.encode("joined.events", outcome.joined)
+        check_record(topics.joined_events.get_topic_name(), joined_key, joined_value)
     if outcome.state is None:
         join_state.pop(request_id, None)
     else:
         join_state[request_id] = outcome.state
         deadlines.push(partition, outcome.state["deadline"], request_id)
-    if outcome.joined is not None:
-        joined = outcome.joined
-        await topics.joined_events.send(key=joined["instance_id"].encode(), value=serde.encode("joined.events", joined))
+    if joined_value is not None:
+        await send(topics.joined_events, key=joined_key, value=joined_value)
     if outcome.unlabelled is not None:
         event = outcome.unlabelled
         notice = {k: event[k] for k in ("request_id", "route", "instance_id", "model_version", "ts")}
-        await unlabelled.send(key=event["instance_id"].encode(), value=json.dumps(notice).encode())
+        await send(unlabelled, key=event["instance_id"].encode(), value=json.dumps(notice).encode())
     if outcome.orphan is not None:
         raw = outcome.orphan.get("raw", {})
         ttl_s = TTL_MS / 1000
-        detail = f"feedback for request {request_id} had no inference within {ttl_s:g}s"
-        key = _unb64(raw.get("key"))
-        record = _dead(FEEDBACK, partition, raw.get("offset"), key, _unb64(raw.get("value")), "orphan_feedback", detail)
-        await send_dead(record, key)
+        await dead_letters.letter(
+            topic=FEEDBACK,
+            partition=partition,
+            offset=raw.get("offset", -1),
+            key=_unb64(raw.get("key")),
+            value=_unb64(raw.get("value")),
+            reason="orphan_feedback",
+            detail=f"feedback for request {request_id} had no inference within {ttl_s:g}s",
+        )
 
 
 async def expire(partition: int, now_ms: int) -> None:
@@ -160,26 +169,6 @@ async def expire(partition: int, now_ms: int) -> None:
             heapq.heappush(heap, (outcome.state["deadline"], request_id))
             continue
         await apply(request_id, partition, outcome)
-
-
-async def send_dead(record: dict[str, Any], key: bytes | None) -> None:
-    log.info("dead letter: %s %s", record["reason"], record["detail"])
-    await topics.deadletter.send(key=key, value=serde.encode("deadletter", record))
-
-
-def _dead(
-    topic: str, partition: int, offset: int | None, key: bytes | None, value: bytes | None, reason: str, detail: str
-) -> dict[str, Any]:
-    return dead_letter(
-        topic=topic,
-        partition=partition,
-        offset=offset,
-        key=key,
-        value=value,
-        reason=reason,
-        detail=detail,
-        source=SOURCE,
-    )
 
 
 def _b64(data: bytes | None) -> str | None:

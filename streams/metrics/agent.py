@@ -17,10 +17,9 @@ from typing import Any
 from confluent_kafka import Producer
 
 from infra.kafka_clients import producer
-from schemas import Serde, SerializationError
-from streams import topics
+from schemas import Serde
 from streams.app import app, settings
-from streams.deadletter import from_error
+from streams.deadletter import DeadLetters, Message
 from streams.join.agent import unlabelled
 from streams.join.logic import to_millis
 from streams.metrics.aggregate import Counts, VersionAggregate, bucket_of
@@ -32,6 +31,7 @@ JOINED = settings.topic("joined.events")
 SEP = "\x1f"
 
 serde = Serde.from_settings(settings)
+dead_letters = DeadLetters(SOURCE, serde)
 source = app.topic(
     JOINED, unlabelled.get_topic_name(), key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw"
 )
@@ -115,37 +115,27 @@ snapshots = SnapshotProducer()
 @app.agent(source)
 async def metrics_agent(stream: Any) -> None:
     async for event in stream.events():
-        message = event.message
-        try:
-            if message.topic == JOINED:
-                record = serde.decode(
-                    "joined.events", message.value, partition=message.partition, offset=message.offset
-                )
-                count(
-                    message.partition,
-                    record["request_id"],
-                    record["instance_id"],
-                    record["route"],
-                    record["model_version"],
-                    to_millis(record["inference_ts"]),
-                    record["label"],
-                    record["prediction"],
-                )
-            else:
-                notice = json.loads(message.value)
-                count(
-                    message.partition,
-                    notice["request_id"],
-                    notice["instance_id"],
-                    notice["route"],
-                    notice["model_version"],
-                    notice["ts"],
-                    None,
-                    "",
-                )
-        except SerializationError as exc:
-            dead = from_error(exc, key=message.key, value=message.value, source=SOURCE)
-            await topics.deadletter.send(key=message.key, value=serde.encode("deadletter", dead))
+        await dead_letters.guard(event.message, observe(event.message))
+
+
+async def observe(message: Message) -> None:
+    """Count a joined event, or an unlabelled notice from the join."""
+    if message.topic == JOINED:
+        record = serde.decode("joined.events", message.value, partition=message.partition, offset=message.offset)
+        label, prediction, ts_ms = record["label"], record["prediction"], to_millis(record["inference_ts"])
+    else:
+        record = json.loads(message.value or b"")
+        label, prediction, ts_ms = None, "", record["ts"]
+    count(
+        message.partition,
+        record["request_id"],
+        record["instance_id"],
+        record["route"],
+        record["model_version"],
+        ts_ms,
+        label,
+        prediction,
+    )
 
 
 def count(

@@ -21,7 +21,7 @@ from infra.kafka_clients import client_config
 from schemas import Serde, SerializationError
 from streams import topics
 from streams.app import app, settings
-from streams.deadletter import from_error
+from streams.deadletter import DeadLetters, Message, send
 from streams.drift import InstanceDrift
 from streams.join.logic import to_millis
 from streams.profiling.monitor import ProfilerConfig, RouteProfiler
@@ -32,6 +32,7 @@ SOURCE = "streams.profiling"
 INPUT = f"{settings.app_id}-profile-input"
 
 serde = Serde.from_settings(settings)
+dead_letters = DeadLetters(SOURCE, serde)
 profile_input = topics.internal_topic(INPUT)
 
 
@@ -106,21 +107,24 @@ def read_profile_versions(timeout: float = 10.0) -> dict[str, int]:
 @app.agent(topics.joined_events)
 async def profile_feeder(stream: Any) -> None:
     async for event in stream.events():
-        message = event.message
-        try:
-            record = serde.decode("joined.events", message.value, partition=message.partition, offset=message.offset)
-        except SerializationError as exc:
-            continue_dead = from_error(exc, key=message.key, value=message.value, source=SOURCE)
-            await topics.deadletter.send(key=message.key, value=serde.encode("deadletter", continue_dead))
-            continue
-        await profile_input.send(key=record["route"].encode(), value=message.value)
+        await dead_letters.guard(event.message, forward(event.message))
+
+
+async def forward(message: Message) -> None:
+    """Re-key a joined event by route, so every instance of a route reaches one profiler."""
+    record = serde.decode("joined.events", message.value, partition=message.partition, offset=message.offset)
+    await send(profile_input, key=record["route"].encode(), value=message.value)
 
 
 @app.agent(profile_input)
 async def profiler_agent(stream: Any) -> None:
-    async for value in stream:
-        record = serde.decode("joined.events", value)
-        await observe(record)
+    async for event in stream.events():
+        await dead_letters.guard(event.message, handle(event.message))
+
+
+async def handle(message: Message) -> None:
+    record = serde.decode("joined.events", message.value, partition=message.partition, offset=message.offset)
+    await observe(record)
 
 
 async def observe(record: dict[str, Any]) -> None:
@@ -137,11 +141,11 @@ async def observe(record: dict[str, Any]) -> None:
     loop = asyncio.get_running_loop()
     attribution = await loop.run_in_executor(None, _attribute, snapshot.frame)
     profile, changes = profiler.build(*due, now_ms=int(time.time() * 1000), attribution=attribution, snapshot=snapshot)
-    await topics.profiles.send(key=profile["instance_id"].encode(), value=serde.encode("profiles", profile))
+    await send(topics.profiles, key=profile["instance_id"].encode(), value=serde.encode("profiles", profile))
     for change in changes:
         log.info("profile change for %s: %s %s", change["instance_id"], change["kind"], change.get("detail", ""))
-        await topics.profile_changes.send(
-            key=change["instance_id"].encode(), value=serde.encode("profile.changes", change)
+        await send(
+            topics.profile_changes, key=change["instance_id"].encode(), value=serde.encode("profile.changes", change)
         )
 
 

@@ -25,22 +25,12 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from schemas import SerializationError
+from schemas import Rejected, dead_letter
 from streams.app import app, settings
 from streams.continuity import Continuity
-from streams.deadletter import dead_letter, from_error
+from streams.deadletter import Message, send
 from streams.router import command_agent, envelope
-from streams.router.channels import (
-    INPUT,
-    SOURCE,
-    dead,
-    guarded,
-    raw_topic,
-    result_record,
-    router_input,
-    send_dead,
-    serde,
-)
+from streams.router.channels import INPUT, SOURCE, dead_letters, raw_topic, result_record, router_input, serde
 from streams.router.engine import RouterEngine
 from streams.router.outputs import Outputs, Record
 from streams.router.policy import RouterPolicy
@@ -86,42 +76,37 @@ registry = Registry()
 Builder = Callable[[dict[str, Any], envelope.Source], "tuple[str, bytes] | None"]
 
 
-async def feed(message: Any, topic: str, build: Builder) -> None:
+async def feed(message: Message, topic: str, build: Builder) -> None:
     """Decode ``message`` of catalog ``topic``, build its envelope and forward it keyed by route."""
+    record = serde.decode(topic, message.value, partition=message.partition, offset=message.offset)
     try:
-        record = serde.decode(topic, message.value, partition=message.partition, offset=message.offset)
         built = build(record, (message.partition, message.offset))
-        if built is None:
-            return
-        route, data = built
-        if not routes.knows(route):
-            raise InvalidEvent(reason="unknown_route", detail=f"route {route!r} is not in the routes file")
-    except SerializationError as exc:
-        await send_dead(from_error(exc, key=message.key, value=message.value, source=SOURCE), message.key)
+    except ValueError as exc:
+        raise Rejected(str(exc), reason="schema_violation") from exc
+    if built is None:
         return
-    except (InvalidEvent, ValueError) as exc:
-        reason, detail = (exc.reason, exc.detail) if isinstance(exc, InvalidEvent) else ("schema_violation", str(exc))
-        await send_dead(dead(message, reason, detail), message.key)
-        return
-    await router_input.send(key=route.encode("utf-8"), value=data)
+    route, data = built
+    if not routes.knows(route):
+        raise InvalidEvent(reason="unknown_route", detail=f"route {route!r} is not in the routes file")
+    await send(router_input, key=route.encode("utf-8"), value=data)
 
 
 @app.agent(raw_topic(settings.topic("joined.events")))
 async def router_joined(stream: Any) -> None:
     async for event in stream.events():
-        await guarded(event.message, feed(event.message, "joined.events", envelope.joined))
+        await dead_letters.guard(event.message, feed(event.message, "joined.events", envelope.joined))
 
 
 @app.agent(raw_topic(settings.topic("metrics.snapshots")))
 async def router_snapshots(stream: Any) -> None:
     async for event in stream.events():
-        await guarded(event.message, feed(event.message, "metrics.snapshots", envelope.snapshot))
+        await dead_letters.guard(event.message, feed(event.message, "metrics.snapshots", envelope.snapshot))
 
 
 @app.agent(raw_topic(settings.topic("model.versions")))
 async def router_versions(stream: Any) -> None:
     async for event in stream.events():
-        await guarded(event.message, feed(event.message, "model.versions", envelope.version))
+        await dead_letters.guard(event.message, feed(event.message, "model.versions", envelope.version))
 
 
 # -- the router --------------------------------------------------------------------------------
@@ -140,11 +125,11 @@ async def router(stream: Any) -> None:
     async for event in stream.events():
         message = event.message
         for record in await continuity.missing(message.partition, message.offset):
-            await guarded(record, route_message(record))
-        await guarded(message, route_message(message))
+            await dead_letters.guard(record, route_message(record))
+        await dead_letters.guard(message, route_message(message))
 
 
-async def route_message(message: Any) -> None:
+async def route_message(message: Message) -> None:
     """Decide on one envelope from staged state; deliver the outputs; then commit the state."""
     now_ms = int(time.time() * 1000)
     routes_view, evidence_view = Staged(route_table), Staged(evidence_table)
@@ -154,11 +139,10 @@ async def route_message(message: Any) -> None:
         effects = engine.on_tick(message.partition, now_ms)
     else:
         try:
-            body = envelope.parse(message.value)
-            route = message.key.decode("utf-8")
-        except (ValueError, AttributeError) as exc:
-            await send_dead(dead(message, "undecodable", str(exc)), message.key)
-            return
+            body = envelope.parse(message.value or b"")
+            route = (message.key or b"").decode("utf-8")
+        except ValueError as exc:  # UnicodeDecodeError included
+            raise Rejected(str(exc), reason="undecodable") from exc
         kind, offset = body["k"], message.offset
         if kind == "joined":
             effects = engine.on_joined(route, message.partition, body, now_ms, offset)
@@ -216,8 +200,9 @@ def command_records(body: dict[str, Any], effects: Effects) -> list[Record]:
             reason=outcome.reason,
             detail=outcome.detail,
             source=SOURCE,
+            max_bytes=settings.dead_letter_max_bytes,
         )
-        records.append((DEADLETTER, key, serde.encode("deadletter", letter)))
+        records.append((DEADLETTER, letter["original_key"], serde.encode("deadletter", letter)))
     return records
 
 

@@ -1,4 +1,4 @@
-"""The router's Faust topics and the sends its agents share (results, dead letters, error guard)."""
+"""The router's Faust topics and the sends its agents share (results, dead letters and their guard)."""
 
 from __future__ import annotations
 
@@ -6,13 +6,11 @@ import logging
 from datetime import UTC, datetime
 from typing import Any
 
-from faust.exceptions import ProducerSendError
-
 from infra.commands import millis
 from schemas import Serde
 from streams import topics
 from streams.app import app, settings
-from streams.deadletter import dead_letter
+from streams.deadletter import DeadLetters, check_record
 from streams.router.internal import input_topic
 
 log = logging.getLogger(__name__)
@@ -20,6 +18,7 @@ SOURCE = "streams.router"
 INPUT = input_topic(settings)
 
 serde = Serde.from_settings(settings)
+dead_letters = DeadLetters(SOURCE, serde)
 
 
 def raw_topic(name: str) -> Any:
@@ -52,38 +51,9 @@ async def send_result(
 ) -> None:
     """Send the audit record of a command (from the commands agent)."""
     record = result_record(command, accepted=accepted, reason=reason, detail=detail)
-    await topics.command_results.send(key=key, value=serde.encode("command.results", record))
-
-
-async def guarded(message: Any, work: Any) -> None:
-    """Run one message's work; a revoked partition's send error is left to the new owner's replay."""
-    try:
-        await work
-    except ProducerSendError as exc:
-        log.warning("skipping %s[%s]@%s after a rebalance: %s", message.topic, message.partition, message.offset, exc)
-    except Exception as exc:  # a bug must not stop the router: say where, dead-letter the input, go on
-        log.exception("router failed on %s[%s]@%s", message.topic, message.partition, message.offset)
-        await send_dead(dead(message, "router_error", f"{type(exc).__name__}: {exc}"), message.key)
-
-
-async def send_dead(record: dict[str, Any], key: bytes | None) -> None:
-    """Send a dead letter, keyed like the original."""
-    log.info("dead letter: %s %s", record["reason"], record["detail"])
-    await topics.deadletter.send(key=key, value=serde.encode("deadletter", record))
-
-
-def dead(message: Any, reason: str, detail: str) -> dict[str, Any]:
-    """A dead letter for a Faust ``message`` rejected by the router."""
-    return dead_letter(
-        topic=message.topic,
-        partition=message.partition,
-        offset=message.offset,
-        key=message.key,
-        value=message.value,
-        reason=reason,
-        detail=detail,
-        source=SOURCE,
-    )
+    value = serde.encode("command.results", record)
+    check_record(topics.command_results.get_topic_name(), key, value)
+    await topics.command_results.send(key=key, value=value)
 
 
 def _ts(value: Any) -> datetime | None:

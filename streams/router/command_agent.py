@@ -17,10 +17,12 @@ from typing import Any
 
 from infra.commands import keyring
 from infra.gateway.routing_table import RoutingError, RoutingTable
-from schemas import SerializationError
+from schemas import Rejected
+from schemas.deadletters import DETAIL_CHARS
 from streams.app import app, settings
+from streams.deadletter import Message, send
 from streams.router import envelope
-from streams.router.channels import dead, guarded, raw_topic, router_input, send_dead, send_result, serde
+from streams.router.channels import dead_letters, raw_topic, router_input, send_result, serde
 from streams.router.gate import CommandGate
 
 log = logging.getLogger(__name__)
@@ -63,13 +65,14 @@ directory = Directory()
 @app.agent(raw_topic(settings.topic("commands")))
 async def router_commands(stream: Any) -> None:
     async for event in stream.events():
-        await guarded(event.message, handle_command(event.message))
+        await dead_letters.guard(event.message, handle_command(event.message))
 
 
-async def handle_command(message: Any) -> None:
+async def handle_command(message: Message) -> None:
     try:
+        serde.limits.check_key(message.key)
         command = serde.decode("commands", message.value, partition=message.partition, offset=message.offset)
-    except SerializationError as exc:
+    except Rejected as exc:
         await reject(None, message, exc.reason, exc.detail)
         return
     log.info(
@@ -97,11 +100,12 @@ async def handle_command(message: Any) -> None:
         value=message.value,
     )
     for route in routes:
-        await router_input.send(key=route.encode("utf-8"), value=data)
+        await send(router_input, key=route.encode("utf-8"), value=data)
 
 
-async def reject(command: dict[str, Any] | None, message: Any, reason: str, detail: str) -> None:
+async def reject(command: dict[str, Any] | None, message: Message, reason: str, detail: str) -> None:
     """Audit a rejected command on ``command.results`` and dead-letter its original bytes."""
     log.info("command rejected: %s %s", reason, detail)
-    await send_result(command, accepted=False, reason=reason, detail=detail, key=message.key)
-    await send_dead(dead(message, reason, detail), message.key)
+    key = message.key if message.key is None or len(message.key) <= serde.limits.string_chars else None
+    await send_result(command, accepted=False, reason=reason, detail=detail[:DETAIL_CHARS], key=key)
+    await dead_letters.reject(message, Rejected(detail, reason=reason))

@@ -277,6 +277,8 @@ def dead_letter(record: dict[str, Any]) -> list[Row]:
             "original_offset": record["original_offset"],
             "original_key": record["original_key"],
             "original_value": record["original_value"],
+            "original_key_bytes": record["original_key_bytes"],
+            "original_value_bytes": record["original_value_bytes"],
             "reason": record["reason"],
             "detail": record["detail"],
             "source": record["source"],

@@ -21,7 +21,7 @@ from confluent_kafka import TIMESTAMP_NOT_AVAILABLE, KafkaError, KafkaException,
 
 from infra.kafka_clients import consumer
 from schemas import Serde, SerializationError
-from streams.deadletter import dead_letter as dead_letter_record
+from schemas.deadletters import dead_letter as dead_letter_record
 from streams.sink.batcher import Batch, Batcher, Entry, Origin, Row
 from streams.sink.config import SinkSettings
 from streams.sink.mapping import TABLES, MappingError, dead_letter, route_removed, to_rows
@@ -204,6 +204,9 @@ class SinkRunner:
             return [self._dead_letter(origin, exc.reason, exc.detail)]
         except MappingError as exc:
             return [self._dead_letter(origin, exc.reason, str(exc))]
+        except Exception as exc:  # one record must not stop the sink: it is kept in dead_letters
+            log.exception("the sink failed on %s[%d]@%d", origin.topic, origin.partition, origin.offset)
+            return [self._dead_letter(origin, "processing_error", f"{type(exc).__name__}: {exc}")]
         return [(table, row) for row in rows]
 
     def _dead_letter(self, origin: Origin, reason: str, detail: str) -> tuple[str, Row]:
@@ -221,6 +224,7 @@ class SinkRunner:
             detail=detail,
             source=SOURCE,
             now=origin.timestamp,
+            max_bytes=self.settings.dead_letter_max_bytes,
         )
         return "dead_letters", dead_letter(record)[0]
 

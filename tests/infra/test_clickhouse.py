@@ -96,11 +96,12 @@ def dead_letter(**changes: object) -> dict[str, object]:
 
 
 def test_migrate_creates_every_table_and_is_idempotent(client: Client) -> None:
-    assert migrate(client) == ["0001_analytics"]
+    assert migrate(client) == ["0001_analytics", "0002_dead_letter_sizes"]
     assert tables(client) == TABLES | {"schema_migrations"}
     assert migrate(client) == []
     assert tables(client) == TABLES | {"schema_migrations"}
-    assert client.query("SELECT version, name FROM schema_migrations FINAL").result_rows == [(1, "0001_analytics")]
+    applied = client.query("SELECT version, name FROM schema_migrations FINAL ORDER BY version").result_rows
+    assert applied == [(1, "0001_analytics"), (2, "0002_dead_letter_sizes")]
 
 
 def test_migrate_applies_only_the_new_files_in_order(client: Client, tmp_path: Path) -> None:
@@ -109,11 +110,11 @@ def test_migrate_applies_only_the_new_files_in_order(client: Client, tmp_path: P
             (tmp_path / entry.name).write_text(entry.read_text("utf-8"))
     migrate(client, tmp_path)
     (tmp_path / "0010_later.sql").write_text("ALTER TABLE extra ADD COLUMN IF NOT EXISTS b UInt8;\n")
-    (tmp_path / "0002_extra.sql").write_text(
+    (tmp_path / "0005_extra.sql").write_text(
         "-- a comment; with a semicolon\nCREATE TABLE IF NOT EXISTS extra (a UInt8)\nENGINE = MergeTree ORDER BY a;\n"
         "INSERT INTO extra VALUES (1);\n"
     )
-    assert migrate(client, tmp_path) == ["0002_extra", "0010_later"]
+    assert migrate(client, tmp_path) == ["0005_extra", "0010_later"]
     assert client.query("SELECT a, b FROM extra").result_rows == [(1, 0)]
     assert migrate(client, tmp_path) == []
 

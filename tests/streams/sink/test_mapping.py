@@ -29,10 +29,17 @@ def rows(topic: str, **changes: Any) -> list[dict[str, Any]]:
 
 
 def table_columns() -> dict[str, tuple[set[str], set[str]]]:
-    """Per table created by the migrations: (all columns, columns with a DEFAULT)."""
+    """Per table created by the migrations: (all columns, columns with a DEFAULT), added columns included."""
     columns: dict[str, tuple[set[str], set[str]]] = {}
     for migration in load_migrations():
         for statement in migration.statements:
+            added = re.match(r"ALTER TABLE (\w+) ADD COLUMN IF NOT EXISTS (\w+) (.*)", statement, re.DOTALL)
+            if added is not None:
+                names, defaults = columns[added.group(1)]
+                names.add(added.group(2))
+                if " DEFAULT " in f" {added.group(3)} ":
+                    defaults.add(added.group(2))
+                continue
             match = re.match(r"CREATE TABLE IF NOT EXISTS (\w+)\s*\((.*)\)\s*ENGINE", statement, re.DOTALL)
             if match is None:
                 continue
