@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 from typing import Any, Protocol
 
+from aiokafka.errors import MessageSizeTooLargeError
 from faust.exceptions import ProducerSendError
 
 from schemas import Rejected, Serde
@@ -51,7 +52,11 @@ class DeadLetters:
             await work
         except Rejected as exc:
             await self.reject(message, exc)
-        except ProducerSendError as exc:  # the partition moved mid-send: its new owner replays the input
+        except ProducerSendError as exc:
+            if isinstance(exc.__cause__, MessageSizeTooLargeError):  # larger than the producer's max_request_size
+                await self.reject(message, Rejected(f"a record made from it was refused: {exc}", reason="too_large"))
+                return
+            # the partition moved mid-send: its new owner replays the input
             log.warning(
                 "skipping %s[%s]@%s after a rebalance: %s", message.topic, message.partition, message.offset, exc
             )

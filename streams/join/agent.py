@@ -135,6 +135,10 @@ async def apply(request_id: str, partition: int, outcome: Outcome) -> None:
     if outcome.state is None:
         join_state.pop(request_id, None)
     else:
+        # The state holds the input's content, re-encoded as JSON (a control character takes six bytes
+        # there): measured before it reaches the table's changelog, where a refusal would stop the worker.
+        changelog = join_state.changelog_topic.get_topic_name()
+        check_record(changelog, request_id.encode(), json.dumps(outcome.state).encode())
         join_state[request_id] = outcome.state
         deadlines.push(partition, outcome.state["deadline"], request_id)
     if joined_value is not None:

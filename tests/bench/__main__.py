@@ -90,6 +90,7 @@ def bench_broker(settings: Settings, events: int = 100_000) -> list[tuple[str, s
 
 SECTIONS = (
     ("streams", "tests.bench.streams"),
+    ("bad input", "tests.bench.fuzz"),
     ("analytics sink", "tests.bench.sink"),
     ("weakness profiles", "tests.bench.profiling"),
     ("workers", "tests.bench.workers"),

@@ -126,3 +126,33 @@ def test_shutdown_with_clickhouse_down_commits_nothing_and_says_so(caplog: pytes
     assert events == []
     assert "1 row(s) left unwritten; their offsets are not committed" in caplog.text
     assert "sink stopped: messages=1 flushes=0 rows=0" in caplog.text
+
+
+def test_a_record_the_sink_fails_on_becomes_a_dead_letter(monkeypatch: pytest.MonkeyPatch) -> None:
+    import streams.sink.runner as module
+
+    def fragile(topic: str, record: dict[str, object]) -> object:
+        if record["request_id"] == "bad":
+            msg = "maximum recursion depth exceeded"
+            raise RecursionError(msg)
+        return real(topic, record)
+
+    real = module.to_rows
+    monkeypatch.setattr(module, "to_rows", fragile)
+    events: Events = []
+    messages = [
+        message("joined.events", 0, 0, encoded("joined.events", request_id="bad")),
+        message("joined.events", 0, 1, encoded("joined.events", request_id="good")),
+    ]
+    sink = runner(events, messages, Opener(events))
+    sink.poll(max_wait=0)
+    assert sink.flush(Patience(sleep=no_wait))
+    inserted = {table: rows for kind, table, rows in (e for e in events if e[0] == "insert")}
+    assert [row["request_id"] for row in inserted["joined_events"]] == ["good"]
+    (dead,) = inserted["dead_letters"]
+    assert (dead["reason"], dead["original_offset"], dead["detail"]) == (
+        "processing_error",
+        0,
+        "RecursionError: maximum recursion depth exceeded",
+    )
+    assert events[-1] == ("commit", {("p.joined.events", 0): 2})
