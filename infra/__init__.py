@@ -1,4 +1,7 @@
-"""Infrastructure of insitu: configuration, the embedded Kafka broker, the topic catalog, ClickHouse, the CLI.
+"""Infrastructure of insitu: configuration, Kafka, the topic catalog, ClickHouse, commands, the gateway.
+
+The base layer every process shares: it imports ``schemas`` only. ``infra.app`` (the CLI, the
+demo loop, scenarios, reports) is the top layer and lives here only as a sub-package.
 
 Public names:
 
@@ -8,6 +11,5 @@ Public names:
 - ``producer``, ``consumer``, ``admin`` (``infra.kafka_clients``): confluent-kafka clients from Settings.
 - ``connect``, ``migrate``, ``run_query`` (``infra.clickhouse``): the analytics store.
 - ``run_named``, ``shipped`` (``infra.queries``): the named analytics queries (``NAME.sql``).
-- ``build_report`` (``infra.report``): HTML page, PNG figures, ``summary.json`` and SQL of a run.
-- ``main`` (``infra.cli``): the ``insitu`` command.
+- ``infra.commands``: signing and checking operator commands; ``infra.gateway``: the gateway library.
 """

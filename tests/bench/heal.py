@@ -30,7 +30,7 @@ def heal(scenario: str, bootstrap: str | None) -> list[tuple[str, str]]:
         report = Path(tmp) / "report"
         started = time.monotonic()
         result = subprocess.run(
-            [sys.executable, "-m", "infra.cli", "demo", "--scenario", scenario, "--report", str(report)],
+            [sys.executable, "-m", "infra.app.cli", "demo", "--scenario", scenario, "--report", str(report)],
             env=env,
             capture_output=True,
             text=True,

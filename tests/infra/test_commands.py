@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from pydantic import SecretStr, ValidationError
 
-from infra.command_cli import add_commands, send_command
+from infra.app.command_cli import add_commands, send_command
 from infra.commands import (
     CommandKeyError,
     CommandSettings,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from infra.cli import main
+from infra.app.cli import main
 from infra.config import Settings
 
 

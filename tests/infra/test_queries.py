@@ -12,7 +12,7 @@ from urllib.parse import urlsplit, urlunsplit
 import pytest
 from clickhouse_connect.driver.client import Client
 
-from infra.cli import main
+from infra.app.cli import main
 from infra.clickhouse import ClickHouseError
 from infra.config import Settings
 from infra.queries import (

@@ -16,8 +16,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from infra.loop import instances
-from infra.scenarios import agrawal
+from infra.app.loop import instances
+from infra.app.scenarios import agrawal
 from workers.models import TabularMLP
 from workers.registry.family import ModelFamily
 from workers.slices import SlicePredicate

@@ -7,7 +7,7 @@ import json
 import torch
 from safetensors.torch import save_file
 
-from infra.cli import main
+from infra.app.cli import main
 from tests.workers.generator import toy
 
 

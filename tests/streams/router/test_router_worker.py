@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from infra.command_cli import add_commands, send_command
+from infra.app.command_cli import add_commands, send_command
 from infra.commands import new_command, sign, target
 from infra.config import Settings
 from infra.gateway import RoutingTable

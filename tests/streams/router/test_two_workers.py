@@ -11,7 +11,7 @@ import pytest
 from aiokafka.partitioner import murmur2
 from confluent_kafka.admin import AdminClient
 
-from infra.command_cli import send_command
+from infra.app.command_cli import send_command
 from infra.commands import new_command, sign, target
 from infra.config import Settings
 from infra.gateway import RoutingTable

@@ -10,10 +10,10 @@ from typing import Any
 
 from clickhouse_connect.driver.client import Client
 
-from infra.report import figures
-from infra.report.data import ReportData, fetch
-from infra.report.page import render_page
-from infra.report.summary import build_summary
+from infra.app.report import figures
+from infra.app.report.data import ReportData, fetch
+from infra.app.report.page import render_page
+from infra.app.report.summary import build_summary
 
 FIGURES = {
     "accuracy": "accuracy_over_time.png",

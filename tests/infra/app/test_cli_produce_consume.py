@@ -10,7 +10,7 @@ import fastavro
 import pytest
 from confluent_kafka import Consumer, Producer
 
-from infra.cli import main
+from infra.app.cli import main
 from schemas import SchemaCatalog, Serde, to_json
 from schemas.catalog import SCHEMA_DIR
 from tests.samples import SAMPLES

@@ -7,8 +7,8 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+from infra.app.report.data import ReportData
 from infra.clickhouse import jsonable
-from infra.report.data import ReportData
 
 FINETUNE_FIELDS = (
     "version",

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from infra.scenarios import available_scenarios, load_scenario
-from infra.scenarios.agrawal import rule
+from infra.app.scenarios import available_scenarios, load_scenario
+from infra.app.scenarios.agrawal import rule
 
 
 def test_shipped_scenarios_load():

@@ -11,9 +11,9 @@ import pytest
 from clickhouse_connect.driver.client import Client
 from matplotlib.image import imread
 
+from infra.app.report import FIGURES, REPORT_QUERIES, build_report, choose_bucket
+from infra.app.report import figures as draw
 from infra.queries import QueryParameterError, run_named, shipped
-from infra.report import FIGURES, REPORT_QUERIES, build_report, choose_bucket
-from infra.report import figures as draw
 from tests.infra.analytics_rows import GATE_A, write_history
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"

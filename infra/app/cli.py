@@ -101,8 +101,8 @@ def topics_describe(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def produce(args: argparse.Namespace, settings: Settings) -> int:
+    from infra.app.produce import produce_lines
     from infra.kafka_clients import producer
-    from infra.produce import produce_lines
     from infra.topics import spec
     from schemas import Serde
 
@@ -121,7 +121,7 @@ def produce(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def consume(args: argparse.Namespace, settings: Settings) -> int:
-    from infra.consume import read_topic
+    from infra.app.consume import read_topic
     from infra.kafka_clients import consumer
     from infra.topics import spec
     from schemas import Serde, to_json
@@ -221,13 +221,13 @@ def config(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def demo(args: argparse.Namespace, settings: Settings) -> int:
-    from infra.loop.demo import run_demo
+    from infra.app.loop.demo import run_demo
 
     return run_demo(settings, args.scenario, speed=args.speed, report=args.report)
 
 
 def up(args: argparse.Namespace, settings: Settings) -> int:
-    from infra.loop.demo import run_up
+    from infra.app.loop.demo import run_up
 
     return run_up(settings)
 
@@ -245,9 +245,7 @@ def build_parser() -> argparse.ArgumentParser:
     kafka.add_parser("status", help="is it running and answering").set_defaults(handler=kafka_status)
 
     topics = sub.add_parser("topics", help="the topic catalog").add_subparsers(dest="action", required=True)
-    topics.add_parser("create", help="create missing topics; report differing ones").set_defaults(
-        handler=topics_create
-    )
+    topics.add_parser("create", help="create missing topics; report differing ones").set_defaults(handler=topics_create)
     topics.add_parser("describe", help="print live partitions and configs").set_defaults(handler=topics_describe)
 
     prod = sub.add_parser("produce", help="JSON lines on stdin -> validated Avro records on TOPIC")
@@ -283,7 +281,7 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--format", choices=["table", "json"], default="table")
     q.set_defaults(handler=query)
 
-    from infra.command_cli import add_commands as add_operator_commands
+    from infra.app.command_cli import add_commands as add_operator_commands
 
     add_operator_commands(sub)
     from workers.cli import add_commands as add_worker_commands

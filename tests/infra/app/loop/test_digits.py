@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from infra.loop.instances import training_rows
-from infra.scenarios import load_scenario
-from infra.scenarios.digits import BLURRED_SHARE, PIXELS, blur
-from infra.scenarios.spec import family_json
+from infra.app.loop.instances import training_rows
+from infra.app.scenarios import load_scenario
+from infra.app.scenarios.digits import BLURRED_SHARE, PIXELS, blur
+from infra.app.scenarios.spec import family_json
 from tests.workers.generator.toy import CPU
 from workers.generator.codec import TabularCodec
 from workers.generator.model import TabularGenerator

@@ -13,9 +13,9 @@ from typing import Any
 
 import torch
 
+from infra.app.scenarios.spec import Labelled, Scenario, family_json
 from infra.config import Settings
 from infra.kafka_clients import producer
-from infra.scenarios.spec import Labelled, Scenario, family_json
 from infra.topics import message_key
 from schemas import Serde
 from workers.registry.family import ModelFamily

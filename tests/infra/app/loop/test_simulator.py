@@ -6,11 +6,11 @@ import threading
 
 import pytest
 
+from infra.app.loop.instances import deploy, training_rows
+from infra.app.loop.progress import Progress
+from infra.app.loop.simulator import TrafficSimulator
+from infra.app.scenarios import load_scenario
 from infra.gateway import ReferenceGateway
-from infra.loop.instances import deploy, training_rows
-from infra.loop.progress import Progress
-from infra.loop.simulator import TrafficSimulator
-from infra.scenarios import load_scenario
 from tests.infra.gateway.weights_log import WeightsLog, vector
 from tests.streams.worker_process import read_topic
 from workers.registry.registry import ModelRegistry

@@ -23,7 +23,11 @@ def test_up_runs_the_processes_until_interrupted(kafka_settings, tmp_path):
         "INSITU_DATA_DIR": str(tmp_path),
     }
     up = subprocess.Popen(
-        [sys.executable, "-m", "infra.cli", "up"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        [sys.executable, "-m", "infra.app.cli", "up"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     logs = tmp_path / "logs"
     lines: list[str] = []

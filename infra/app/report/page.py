@@ -8,7 +8,7 @@ from datetime import datetime
 from html import escape
 from typing import Any
 
-from infra.report.data import ReportData
+from infra.app.report.data import ReportData
 
 ROW_LIMIT = 200
 """Rows shown per table; the rest are counted in a note (the query gives them all)."""

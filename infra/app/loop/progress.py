@@ -18,9 +18,9 @@ from typing import Any
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, TopicPartition
 
+from infra.app.loop.heal import Shares
 from infra.config import Settings
 from infra.kafka_clients import client_config
-from infra.loop.heal import Shares
 from schemas import Serde, SerializationError
 
 TOPICS = (

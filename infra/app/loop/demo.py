@@ -17,16 +17,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from infra.app.loop.heal import heal_time
+from infra.app.loop.instances import deploy
+from infra.app.loop.processes import ALL, Processes, process_env
+from infra.app.loop.progress import Progress
+from infra.app.loop.simulator import TrafficSimulator
+from infra.app.scenarios import Scenario, load_scenario
 from infra.broker import EmbeddedBroker
 from infra.config import Settings
 from infra.gateway import ReferenceGateway
 from infra.kafka_clients import admin
-from infra.loop.heal import heal_time
-from infra.loop.instances import deploy
-from infra.loop.processes import ALL, Processes, process_env
-from infra.loop.progress import Progress
-from infra.loop.simulator import TrafficSimulator
-from infra.scenarios import Scenario, load_scenario
 from infra.topics import create_topics
 from workers.registry.registry import ModelRegistry
 
@@ -183,7 +183,7 @@ def _settle(processes: Processes, seconds: float) -> None:
 
 def _report(run: Settings, report_dir: Path, scenario: Scenario, context: dict[str, Any]) -> Path:
     from infra import clickhouse
-    from infra.report import build_report
+    from infra.app.report import build_report
 
     client = clickhouse.connect(run)
     try:

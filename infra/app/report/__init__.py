@@ -8,13 +8,13 @@
 
 Public names:
 
-- ``build_report``, ``FIGURES`` (``infra.report.builder``): write a report.
-- ``fetch``, ``ReportData``, ``REPORT_QUERIES``, ``choose_bucket`` (``infra.report.data``): its data.
-- ``build_summary`` (``infra.report.summary``): the ``summary.json`` content.
+- ``build_report``, ``FIGURES`` (``infra.app.report.builder``): write a report.
+- ``fetch``, ``ReportData``, ``REPORT_QUERIES``, ``choose_bucket`` (``infra.app.report.data``): its data.
+- ``build_summary`` (``infra.app.report.summary``): the ``summary.json`` content.
 """
 
-from infra.report.builder import FIGURES, build_report
-from infra.report.data import REPORT_QUERIES, ReportData, choose_bucket, fetch
-from infra.report.summary import build_summary
+from infra.app.report.builder import FIGURES, build_report
+from infra.app.report.data import REPORT_QUERIES, ReportData, choose_bucket, fetch
+from infra.app.report.summary import build_summary
 
 __all__ = ["FIGURES", "REPORT_QUERIES", "ReportData", "build_report", "build_summary", "choose_bucket", "fetch"]

@@ -19,10 +19,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from infra.app.scenarios.spec import Labelled, Phase, Scenario
 from infra.config import Settings
 from infra.gateway import ReferenceGateway
 from infra.kafka_clients import producer
-from infra.scenarios.spec import Labelled, Phase, Scenario
 from schemas import Serde
 
 log = logging.getLogger(__name__)

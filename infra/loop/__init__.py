@@ -1,8 +1,0 @@
-"""The closed loop on one machine: every insitu process, a traffic simulator, live progress, a report.
-
-- ``infra.loop.instances``: ``deploy`` trains a scenario's instances, registers them, announces them.
-- ``infra.loop.processes``: ``Processes`` starts and stops the streams worker, sink, generator, fine-tuner.
-- ``infra.loop.simulator``: ``TrafficSimulator``, an existing service using the gateway library.
-- ``infra.loop.progress``: ``Progress`` follows the loop's topics; ``heal_times`` measures time to heal.
-- ``infra.loop.demo``: ``run_demo`` (``insitu demo``) and ``run_up`` (``insitu up``).
-"""
