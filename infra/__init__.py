@@ -12,4 +12,6 @@ Public names:
 - ``connect``, ``migrate``, ``run_query`` (``infra.clickhouse``): the analytics store.
 - ``run_named``, ``shipped`` (``infra.queries``): the named analytics queries (``NAME.sql``).
 - ``infra.commands``: signing and checking operator commands; ``infra.gateway``: the gateway library.
+- ``infra.registry``: the model registry (``ModelRegistry``, ``LoadedModel``, ``ModelFamily``, ...).
+- ``import_object``, ``import_callable`` (``infra.imports``): objects named by ``module:attribute`` paths.
 """

@@ -78,6 +78,11 @@ class Settings(BaseSettings):
         None,
         description="INSITU_CLICKHOUSE_DSN: a ClickHouse server DSN; default chdb:///<data_dir>/clickhouse (embedded).",
     )
+    registry_uri: str | None = Field(
+        None,
+        description="INSITU_REGISTRY_URI: the model registry (a local path or an fsspec URI prefix); "
+        "default <data_dir>/registry.",
+    )
     # -- bounds on input (schemas.limits) and on what insitu writes ---------------------------
     max_message_bytes: int = Field(
         262_144, ge=1024, description="INSITU_MAX_MESSAGE_BYTES: the largest input value accepted (too_large)."
@@ -148,6 +153,11 @@ class Settings(BaseSettings):
         if self.clickhouse_dsn is not None:
             return self.clickhouse_dsn.get_secret_value()
         return f"chdb://{self.data_dir / 'clickhouse'}"
+
+    @property
+    def registry_location(self) -> str:
+        """INSITU_REGISTRY_URI, else ``<data_dir>/registry``."""
+        return self.registry_uri or str(self.data_dir / "registry")
 
     @cached_property
     def kafka_security(self) -> dict[str, Any]:

@@ -43,9 +43,6 @@ class StreamSettings(Settings):
         60.0, gt=0, description="INSITU_SESSION_TIMEOUT: seconds before a silent worker's partitions move."
     )
     # -- router (streams.router) -------------------------------------------------------------
-    registry_uri: str | None = Field(
-        None, description="INSITU_REGISTRY_URI: the model registry; default <data_dir>/registry."
-    )
     router_floor: float = Field(
         0.05, ge=0, lt=1, description="INSITU_ROUTER_FLOOR: the least traffic share of every live instance."
     )

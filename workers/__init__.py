@@ -1,10 +1,8 @@
-"""The workers: model registry, targeted synthetic data generator, cautious fine-tuning.
+"""The workers: targeted synthetic data generator and cautious fine-tuning (the registry is ``infra.registry``).
 
 Public names (import them from their modules):
 
 - ``workers.config``: ``WorkerSettings`` (frozen, env prefix ``INSITU_``), ``worker_settings``.
-- ``workers.registry``: ``ModelRegistry`` (``load``, ``promoted_version``, ``add_version``,
-  ``set_status``, ...), ``LoadedModel``, ``ModelFamily``, ``VersionInfo``, ``RegistryError``.
 - ``workers.models``: ``TabularMLP``, the default family class for tabular classifiers.
 - ``workers.device``: ``configure`` (device picked once, CPU threads), ``Runtime`` (AMP on CUDA).
 - ``workers.slices``: ``SlicePredicate``, ``Condition``: the profiles' slice predicates.
@@ -14,6 +12,5 @@ Public names (import them from their modules):
 - ``workers.finetune``: ``FineTuneWorker``, ``FineTuneService``, ``fine_tune``, ``evaluate_gate``.
 - ``workers.loop``: ``WorkerLoop`` (the thin Kafka loop), ``Refused``; ``workers.tail``: ``TailReader``;
   ``workers.process``: ``ServiceWorker`` (a service fed by the tail of ``joined.events``, one input topic).
-- ``workers.imports``: ``import_object``, ``import_callable`` (``module:attribute`` paths).
 - ``workers.cli``: ``add_commands`` (``insitu registry|generator|finetune``).
 """

@@ -22,9 +22,9 @@ from workers.config import WorkerSettings, worker_settings
 def registry_add(args: argparse.Namespace, settings: Settings) -> int:
     from safetensors.torch import load as load_safetensors
 
-    from workers.registry.family import ModelFamily
-    from workers.registry.registry import ModelRegistry, fits
-    from workers.registry.versions import Status
+    from infra.registry.family import ModelFamily
+    from infra.registry.registry import ModelRegistry, fits
+    from infra.registry.versions import Status
 
     ws = worker_settings(settings)
     registry = ModelRegistry(args.registry or ws.registry_location)
@@ -50,7 +50,7 @@ def registry_add(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def registry_list(args: argparse.Namespace, settings: Settings) -> int:
-    from workers.registry.registry import ModelRegistry
+    from infra.registry.registry import ModelRegistry
 
     registry = ModelRegistry(args.registry or worker_settings(settings).registry_location)
     instances = registry.instances(args.route)
@@ -67,7 +67,7 @@ def registry_list(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def registry_show(args: argparse.Namespace, settings: Settings) -> int:
-    from workers.registry.registry import ModelRegistry
+    from infra.registry.registry import ModelRegistry
 
     registry = ModelRegistry(args.registry or worker_settings(settings).registry_location)
     info = registry.instance(args.instance)

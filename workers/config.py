@@ -20,11 +20,6 @@ class WorkerSettings(Settings):
     """
 
     # -- where things live -----------------------------------------------------------------------
-    registry_uri: str | None = Field(
-        None,
-        description="INSITU_REGISTRY_URI: the model registry, a path or fsspec URI prefix (file://, s3://, ...); "
-        "default <data_dir>/registry.",
-    )
     generator_uri: str | None = Field(
         None,
         description="INSITU_GENERATOR_URI: where trained generators are kept between runs (path or fsspec URI "
@@ -225,11 +220,6 @@ class WorkerSettings(Settings):
             msg = "INSITU_NEIGHBOURHOOD_SHARE + INSITU_CONTROL_SHARE must not exceed 1"
             raise ValueError(msg)
         return self
-
-    @property
-    def registry_location(self) -> str:
-        """INSITU_REGISTRY_URI, else ``<data_dir>/registry``."""
-        return self.registry_uri or str(self.data_dir / "registry")
 
     @property
     def generator_location(self) -> str:

@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
-    from workers.registry.family import ModelFamily
+    from infra.registry.family import ModelFamily
 
 Part = Literal["train", "validation", "gate"]
 
@@ -127,7 +127,7 @@ class Reservoir:
 
 def usable(rows: list[RealRow], family: ModelFamily) -> list[RealRow]:
     """The rows ``family`` can encode, labelled with one of its labels."""
-    from workers.registry.family import EncodingError
+    from infra.registry.family import EncodingError
 
     out = []
     for row in rows:

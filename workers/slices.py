@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from workers.registry.family import category
+from infra.registry.family import category
 
 
 @dataclass(frozen=True)

@@ -39,7 +39,7 @@ class Predictor(Protocol):
 
 
 class ModelSource(Protocol):
-    """Where models come from: the model registry (``workers``) or anything with its ``load``."""
+    """Where models come from: the model registry (``infra.registry``) or anything with its ``load``."""
 
     def load(self, instance_id: str, version: int | None = None) -> Any: ...
 
@@ -86,7 +86,7 @@ class TorchPredictor:
 
 class RowsPredictor:
     """A model that answers batches of ``(features, attributes)`` rows with ``predict_proba(rows)``
-    and names its classes in ``labels`` (``workers.registry``'s ``LoadedModel``)."""
+    and names its classes in ``labels`` (``infra.registry``'s ``LoadedModel``)."""
 
     def __init__(self, loaded: Any) -> None:
         self.loaded = loaded

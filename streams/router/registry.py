@@ -1,6 +1,6 @@
 """The router's view of the model registry: it records what the router decided about a version.
 
-The registry (``workers.registry.ModelRegistry``) is a best-effort extra here: the router's
+The registry (``infra.registry.ModelRegistry``) is a best-effort extra here: the router's
 own state is authoritative for routing and every decision is announced on ``model.versions``
 either way. A status already recorded is not written again (a replayed decision after a
 restart is a no-op), and a registry error is logged, never fatal.
@@ -8,17 +8,17 @@ restart is a no-op), and a registry error is logged, never fatal.
 
 from __future__ import annotations
 
-import importlib
 import logging
 from typing import Any, Protocol
 
+from infra.registry import ModelRegistry
 from streams.router.transitions import StatusChange
 
 log = logging.getLogger(__name__)
 
 
 class VersionRegistry(Protocol):
-    """What the router needs from the model registry (``workers.registry.ModelRegistry`` has it)."""
+    """What the router needs from the model registry (``infra.registry.ModelRegistry`` has it)."""
 
     def version(self, instance_id: str, version: int) -> Any:
         """The version's metadata; its ``status`` is read."""
@@ -29,24 +29,12 @@ class VersionRegistry(Protocol):
 
 def open_registry(settings: Any) -> VersionRegistry | None:
     """``ModelRegistry`` at ``INSITU_REGISTRY_URI`` (default ``<data_dir>/registry``), or None without one."""
-    uri = settings.registry_uri or str(settings.data_dir / "registry")
-    factory = None
-    for name in ("workers.registry", "workers.registry.registry"):
-        try:
-            factory = getattr(importlib.import_module(name), "ModelRegistry", None)
-        except ImportError:
-            continue
-        if factory is not None:
-            break
-    if factory is None:
-        log.warning("no model registry (workers.registry.ModelRegistry): version statuses go to model.versions only")
-        return None
+    uri = settings.registry_location
     try:
-        registry: VersionRegistry = factory(uri)
+        return ModelRegistry(uri)
     except Exception:
         log.exception("cannot open the model registry at %s: version statuses go to model.versions only", uri)
         return None
-    return registry
 
 
 def record_status(registry: VersionRegistry, change: StatusChange) -> bool:

@@ -47,6 +47,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from infra.registry.family import ModelFamily
+from infra.registry.registry import LoadedModel, ModelRegistry
 from tests.bench.bootstrap import Estimate, PairedBootstrap
 from tests.workers import scenario
 from tests.workers.conftest import profile_change
@@ -62,8 +64,6 @@ from workers.generator.model import TabularGenerator
 from workers.generator.plugins import RoutePlugins
 from workers.generator.service import GeneratorService
 from workers.generator.trainer import GeneratorTrainer
-from workers.registry.family import ModelFamily
-from workers.registry.registry import LoadedModel, ModelRegistry
 from workers.reservoir import RealRow, Split, usable
 from workers.slices import SlicePredicate, in_any
 

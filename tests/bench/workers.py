@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from infra.registry.registry import ModelRegistry
 from tests.workers import scenario
 from tests.workers.conftest import profile_change
 from workers.config import WorkerSettings
@@ -26,7 +27,6 @@ from workers.finetune.service import FineTuneService
 from workers.generator.plugins import RoutePlugins
 from workers.generator.service import GeneratorService
 from workers.generator.trainer import GeneratorTrainer
-from workers.registry.registry import ModelRegistry
 
 WEAK, STRONG = "agrawal-a", "agrawal-b"
 

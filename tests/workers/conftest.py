@@ -15,10 +15,10 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, TopicPartiti
 
 from infra.config import Settings
 from infra.kafka_clients import producer
+from infra.registry.family import ModelFamily
 from infra.topics import message_key
 from schemas import Serde
 from tests.workers import scenario
-from workers.registry.family import ModelFamily
 
 torch.set_num_threads(1)
 

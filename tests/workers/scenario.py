@@ -18,8 +18,8 @@ import torch
 
 from infra.app.loop import instances
 from infra.app.scenarios import agrawal
+from infra.registry.family import ModelFamily
 from workers.models import TabularMLP
-from workers.registry.family import ModelFamily
 from workers.slices import SlicePredicate
 
 ROUTE = "agrawal"

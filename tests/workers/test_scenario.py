@@ -8,12 +8,12 @@ from typing import Any
 import numpy as np
 import pytest
 
+from infra.registry.registry import ModelRegistry
 from tests.workers import scenario
 from tests.workers.conftest import Running, ScenarioModels, profile_change, send, wait_for
 from workers.config import WorkerSettings, worker_settings
 from workers.finetune.worker import FineTuneWorker
 from workers.generator.worker import GeneratorWorker
-from workers.registry.registry import ModelRegistry
 
 pytestmark = pytest.mark.kafka
 WEAK, STRONG = "agrawal-a", "agrawal-b"

@@ -14,14 +14,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from workers.registry.versions import VersionInfo
+from infra.registry.versions import VersionInfo
 
 
 @dataclass(frozen=True)
 class Backoff:
     """
     >>> from datetime import UTC
-    >>> from workers.registry.versions import StatusChange
+    >>> from infra.registry.versions import StatusChange
     >>> t = datetime(2026, 1, 1, tzinfo=UTC)
     >>> def v(n, status):
     ...     return VersionInfo("a", n, None, t, "", {}, "", "f", (StatusChange(status, t),))

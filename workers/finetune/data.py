@@ -19,10 +19,10 @@ from typing import Any
 import numpy as np
 import torch
 
+from infra.registry.family import EncodingError, ModelFamily
+from infra.registry.registry import LoadedModel
 from workers.finetune.train import TrainingData
 from workers.loop import Refused
-from workers.registry.family import EncodingError, ModelFamily
-from workers.registry.registry import LoadedModel
 from workers.reservoir import RealRow, usable
 from workers.slices import Condition, SlicePredicate, in_any
 

@@ -18,6 +18,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from infra.registry.registry import LoadedModel, ModelRegistry, RegistryError
+from infra.registry.versions import Status
 from workers.config import WorkerSettings
 from workers.device import Runtime
 from workers.finetune import data
@@ -25,8 +27,6 @@ from workers.finetune.backoff import Backoff
 from workers.finetune.gate import GatePolicy, evaluate_gate
 from workers.finetune.train import TrainingData, fine_tune
 from workers.loop import Output, Refused
-from workers.registry.registry import LoadedModel, ModelRegistry, RegistryError
-from workers.registry.versions import Status
 from workers.reservoir import RealRow, Reservoir
 from workers.slices import SlicePredicate, in_any
 

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+from infra.registry.registry import ModelRegistry
 from workers.config import WorkerSettings
 from workers.device import Runtime, configure
 from workers.finetune.service import SOURCE, FineTuneService
 from workers.process import ServiceWorker
-from workers.registry.registry import ModelRegistry
 
 
 class FineTuneWorker(ServiceWorker):

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from workers.registry.family import ModelFamily, category
+from infra.registry.family import ModelFamily, category
 
 Row = tuple[Mapping[str, float], Mapping[str, str]]
 
@@ -47,7 +47,7 @@ class ControlColumn:
 class TabularCodec:
     """How rows become the generator's ``x`` (and controls its ``c``), and back.
 
-    >>> from workers.registry.family import ModelFamily
+    >>> from infra.registry.family import ModelFamily
     >>> family = ModelFamily.from_json({"name": "f", "module": "workers.models:TabularMLP", "kwargs": {},
     ...     "features": [{"name": "age", "kind": "numeric", "mean": 40, "std": 10},
     ...                  {"name": "region", "kind": "categorical", "values": ["n", "s"]}], "labels": ["a", "b"]})

@@ -19,10 +19,10 @@ from typing import Protocol
 
 import numpy as np
 
+from infra.registry.family import EncodingError
+from infra.registry.registry import LoadedModel
 from workers.generator.model import Sample, TabularGenerator
 from workers.generator.plugins import LabelFunction, PluginError
-from workers.registry.family import EncodingError
-from workers.registry.registry import LoadedModel
 
 
 @dataclass(frozen=True)

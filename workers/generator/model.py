@@ -205,7 +205,7 @@ class TabularGenerator:
 
 
 def _doc_family() -> Any:
-    from workers.registry.family import ModelFamily
+    from infra.registry.family import ModelFamily
 
     return ModelFamily.from_json(
         {

@@ -22,8 +22,8 @@ from typing import Any
 
 import numpy as np
 
+from infra.imports import import_callable
 from workers.generator.codec import Row
-from workers.imports import import_callable
 
 LabelFunction = Callable[[Mapping[str, float], Mapping[str, str]], Any]
 ControlFunction = Callable[[Mapping[str, float], Mapping[str, str]], float]

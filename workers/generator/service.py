@@ -18,6 +18,8 @@ from typing import Any
 
 import numpy as np
 
+from infra.registry.family import ModelFamily
+from infra.registry.registry import ModelRegistry, RegistryError
 from workers.config import WorkerSettings
 from workers.device import Runtime
 from workers.generator import targeting
@@ -29,8 +31,6 @@ from workers.generator.quality import guard
 from workers.generator.teachers import WeakSlices, strong_peers
 from workers.generator.trainer import GeneratorTrainer
 from workers.loop import Output, Refused
-from workers.registry.family import ModelFamily
-from workers.registry.registry import ModelRegistry, RegistryError
 from workers.reservoir import RealRow, Reservoir, usable
 from workers.slices import SlicePredicate
 

@@ -16,16 +16,16 @@ from safetensors import SafetensorError
 from safetensors.torch import load as load_safetensors
 from safetensors.torch import save as save_safetensors
 
+from infra.registry.family import ModelFamily
+from infra.registry.storage import Storage
 from workers.device import Runtime
 from workers.generator.model import TabularGenerator
-from workers.registry.family import ModelFamily
-from workers.registry.storage import Storage
 
 
 def generator_key(route: str, family: ModelFamily, controls: Sequence[str], latent: int, hidden: int) -> str:
     """A folder name for the route's generator of this input layout.
 
-    >>> from workers.registry.family import ModelFamily
+    >>> from infra.registry.family import ModelFamily
     >>> fam = ModelFamily.from_json({"name": "f", "module": "m:C", "features": [{"name": "x", "kind": "numeric"}],
     ...                              "labels": ["a", "b"]})
     >>> generator_key("credit/eu", fam, [], 8, 128)[:10]

@@ -17,12 +17,12 @@ from datetime import UTC, datetime
 
 import numpy as np
 
+from infra.registry.family import ModelFamily
 from workers.config import WorkerSettings
 from workers.device import Runtime
 from workers.generator.codec import TabularCodec
 from workers.generator.model import TabularGenerator
 from workers.generator.store import GeneratorStore, generator_key
-from workers.registry.family import ModelFamily
 from workers.reservoir import RealRow
 
 log = logging.getLogger(__name__)

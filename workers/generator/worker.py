@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+from infra.registry.registry import ModelRegistry
 from workers.config import WorkerSettings
 from workers.device import Runtime, configure
 from workers.generator.plugins import RoutePlugins
 from workers.generator.service import SOURCE, GeneratorService
 from workers.generator.trainer import GeneratorTrainer
 from workers.process import ServiceWorker
-from workers.registry.registry import ModelRegistry
 
 
 class GeneratorWorker(ServiceWorker):

@@ -27,8 +27,8 @@ from infra.broker import EmbeddedBroker
 from infra.config import Settings
 from infra.gateway import ReferenceGateway
 from infra.kafka_clients import admin
+from infra.registry.registry import ModelRegistry
 from infra.topics import create_topics
-from workers.registry.registry import ModelRegistry
 
 log = logging.getLogger(__name__)
 SETTLE_SECONDS = 20.0  # after the traffic stops: the last labels are joined, snapshotted and written

@@ -16,10 +16,10 @@ import torch
 from infra.app.scenarios.spec import Labelled, Scenario, family_json
 from infra.config import Settings
 from infra.kafka_clients import producer
+from infra.registry.family import ModelFamily
+from infra.registry.registry import ModelRegistry
 from infra.topics import message_key
 from schemas import Serde
-from workers.registry.family import ModelFamily
-from workers.registry.registry import ModelRegistry
 
 log = logging.getLogger(__name__)
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from workers.imports import import_callable
+from infra.imports import import_callable
 from workers.slices import SlicePredicate
 
 HERE = Path(__file__).parent

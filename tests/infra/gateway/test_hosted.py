@@ -96,8 +96,8 @@ def test_predictors_from_what_a_registry_may_return():
 
 
 def test_models_from_the_model_registry_are_served_and_swapped(tmp_path):
-    from workers.registry.family import ModelFamily
-    from workers.registry.registry import ModelRegistry
+    from infra.registry.family import ModelFamily
+    from infra.registry.registry import ModelRegistry
 
     registry = ModelRegistry(str(tmp_path / "registry"))
     family = ModelFamily.from_json(

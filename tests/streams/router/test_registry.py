@@ -10,7 +10,7 @@ from streams.router.transitions import StatusChange
 
 
 def test_statuses_are_recorded_once_and_refusals_only_logged(tmp_path, caplog):
-    from workers.registry.family import ModelFamily
+    from infra.registry.family import ModelFamily
 
     registry = open_registry(StreamSettings(data_dir=tmp_path))
     assert registry is not None and registry.uri.endswith("registry")

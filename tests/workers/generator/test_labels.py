@@ -8,13 +8,13 @@ import numpy as np
 import pytest
 import torch
 
+from infra.registry.registry import LoadedModel
+from infra.registry.versions import StatusChange, VersionInfo
 from tests.workers.generator import toy
 from workers.generator.codec import Row
 from workers.generator.labels import ConditioningSource, RuleSource, TeacherSource, resolve
 from workers.generator.model import Sample
 from workers.generator.plugins import PluginError
-from workers.registry.registry import LoadedModel
-from workers.registry.versions import StatusChange, VersionInfo
 
 
 def sample_of(xs: list[float], labels: list[int]) -> Sample:

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from infra.registry.family import ModelFamily
 from workers.device import Runtime
 from workers.generator.codec import Row, TabularCodec
 from workers.generator.model import TabularGenerator
-from workers.registry.family import ModelFamily
 
 CPU = Runtime(torch.device("cpu"))
 FAMILY = ModelFamily.from_json(

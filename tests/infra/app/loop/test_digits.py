@@ -9,10 +9,10 @@ from infra.app.loop.instances import training_rows
 from infra.app.scenarios import load_scenario
 from infra.app.scenarios.digits import BLURRED_SHARE, PIXELS, blur
 from infra.app.scenarios.spec import family_json
+from infra.registry.family import ModelFamily
 from tests.workers.generator.toy import CPU
 from workers.generator.codec import TabularCodec
 from workers.generator.model import TabularGenerator
-from workers.registry.family import ModelFamily
 
 THRESHOLD = 0.72  # the scenario's "blurred" slice: blur >= 0.72
 

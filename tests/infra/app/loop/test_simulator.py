@@ -11,9 +11,9 @@ from infra.app.loop.progress import Progress
 from infra.app.loop.simulator import TrafficSimulator
 from infra.app.scenarios import load_scenario
 from infra.gateway import ReferenceGateway
+from infra.registry.registry import ModelRegistry
 from tests.infra.gateway.weights_log import WeightsLog, vector
 from tests.streams.worker_process import read_topic
-from workers.registry.registry import ModelRegistry
 
 pytestmark = pytest.mark.kafka
 

@@ -28,7 +28,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from workers.imports import import_object
+from infra.imports import import_object
 
 FeatureKind = Literal["numeric", "categorical"]
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")

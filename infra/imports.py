@@ -1,7 +1,7 @@
 """Objects named by ``module:attribute`` import paths (families, label functions, scenario code).
 
->>> import_object("workers.models:TabularMLP").__name__
-'TabularMLP'
+>>> import_object("json:dumps").__name__
+'dumps'
 >>> import_callable("os.path:nope")
 Traceback (most recent call last):
 ImportError: cannot import 'os.path:nope': module 'posixpath' has no attribute 'nope'

@@ -12,10 +12,10 @@ Public names:
 - ``RegistryError``, ``FamilyError``, ``EncodingError``, ``StatusError``.
 """
 
-from workers.registry.family import EncodingError, FamilyError, FeatureSpec, ModelFamily
-from workers.registry.registry import InstanceInfo, LoadedModel, ModelRegistry, RegistryError
-from workers.registry.storage import Storage
-from workers.registry.versions import TRANSITIONS, Status, StatusChange, StatusError, VersionInfo
+from infra.registry.family import EncodingError, FamilyError, FeatureSpec, ModelFamily
+from infra.registry.registry import InstanceInfo, LoadedModel, ModelRegistry, RegistryError
+from infra.registry.storage import Storage
+from infra.registry.versions import TRANSITIONS, Status, StatusChange, StatusError, VersionInfo
 
 __all__ = [
     "TRANSITIONS",

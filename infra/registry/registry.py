@@ -30,9 +30,9 @@ from safetensors.torch import load as load_safetensors
 from safetensors.torch import save as save_safetensors
 from torch import nn
 
-from workers.registry.family import ModelFamily
-from workers.registry.storage import Storage
-from workers.registry.versions import Status, StatusChange, VersionInfo
+from infra.registry.family import ModelFamily
+from infra.registry.storage import Storage
+from infra.registry.versions import Status, StatusChange, VersionInfo
 
 _ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 WEIGHTS = "weights.safetensors"
