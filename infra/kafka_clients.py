@@ -53,6 +53,21 @@ def producer(settings: Settings, **overrides: Any) -> Producer:
     return Producer(client_config(settings, **{**defaults, **overrides}))
 
 
+class LazyProducer:
+    """A ``producer`` made on first use: a component can hold one from import or construction time
+    and still connect only once it runs (inside a worker's process, with its broker up)."""
+
+    def __init__(self, settings: Settings, **overrides: Any) -> None:
+        self._settings = settings
+        self._overrides = overrides
+        self._producer: Producer | None = None
+
+    def get(self) -> Producer:
+        if self._producer is None:
+            self._producer = producer(self._settings, **self._overrides)
+        return self._producer
+
+
 def consumer(settings: Settings, group_id: str, **overrides: Any) -> Consumer:
     """A consumer that commits only what the caller says it has processed."""
     defaults = {

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -93,8 +94,11 @@ class TopicReport:
         return text + "".join(f"\n  - {d}" for d in self.differences)
 
 
-def create_topics(admin: AdminClient, settings: Settings, timeout: float = 30.0) -> list[TopicReport]:
-    """Create missing catalog topics; report existing ones whose partitions or config differ."""
+def create_topics(
+    admin: AdminClient, settings: Settings, timeout: float = 30.0, *, internal: Sequence[NewTopic] = ()
+) -> list[TopicReport]:
+    """Create missing catalog topics (and ``internal`` ones, topics of one component); report existing
+    catalog topics whose partitions or config differ."""
     existing = admin.list_topics(timeout=timeout).topics
     new = [
         NewTopic(
@@ -106,6 +110,7 @@ def create_topics(admin: AdminClient, settings: Settings, timeout: float = 30.0)
         for s in CATALOG
         if settings.topic(s.name) not in existing
     ]
+    new += [topic for topic in internal if topic.topic not in existing]
     created = set()
     if new:
         for name, future in admin.create_topics(new, request_timeout=timeout).items():
@@ -135,8 +140,9 @@ def _wait_until_visible(admin: AdminClient, names: set[str], timeout: float) -> 
     while names:
         topics = admin.list_topics(timeout=timeout).topics
         ready = {
-            n for n in names if n in topics and topics[n].error is None
-            and all(p.leader >= 0 for p in topics[n].partitions.values())
+            n
+            for n in names
+            if n in topics and topics[n].error is None and all(p.leader >= 0 for p in topics[n].partitions.values())
         }
         if ready == names:
             return

@@ -1,8 +1,31 @@
-"""Every agent of the streams worker; importing this module registers them with the app."""
+"""The groups of agents of the streams worker; importing a group's module registers its agents with the app."""
 
-from streams.join import agent as join_agent
-from streams.metrics import agent as metrics_agent
-from streams.profiling import agent as profiling_agent
-from streams.router import agent as router_agent
+from __future__ import annotations
 
-__all__ = ["join_agent", "metrics_agent", "profiling_agent", "router_agent"]
+from collections.abc import Callable, Iterable
+
+
+def _join() -> None:
+    import streams.join.agent  # noqa: F401
+
+
+def _metrics() -> None:
+    import streams.metrics.agent  # noqa: F401
+
+
+def _profiling() -> None:
+    import streams.profiling.agent  # noqa: F401
+
+
+def _router() -> None:
+    import streams.router.agent  # noqa: F401
+
+
+GROUPS: dict[str, Callable[[], None]] = {"join": _join, "metrics": _metrics, "profiling": _profiling, "router": _router}
+"""Group name -> what registers its agents."""
+
+
+def register(groups: Iterable[str] = GROUPS) -> None:
+    """Register the agents of ``groups`` (every group by default) with ``streams.app.app``."""
+    for group in groups:
+        GROUPS[group]()

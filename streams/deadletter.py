@@ -17,8 +17,8 @@ from faust.exceptions import ProducerSendError
 
 from schemas import Rejected, Serde
 from schemas.deadletters import dead_letter, rejected
-from streams import topics
 from streams.app import settings
+from streams.topology import deadletter
 
 log = logging.getLogger(__name__)
 
@@ -110,7 +110,7 @@ class DeadLetters:
         where = f"{record['original_topic']}[{record['original_partition']}]@{record['original_offset']}"
         log.info("dead letter (%s) for %s: %s", record["reason"], where, record["detail"])
         try:
-            await topics.deadletter.send(key=record["original_key"], value=self.serde.encode("deadletter", record))
+            await deadletter.send(key=record["original_key"], value=self.serde.encode("deadletter", record))
         except Exception as exc:  # never retried: the input stays in its own topic, at its offset
             self.unsent += 1
             log.error("%s: the dead letter for %s was not sent (%d so far): %s", self.source, where, self.unsent, exc)

@@ -9,9 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from confluent_kafka import Producer
-
-from infra.kafka_clients import producer
+from infra.kafka_clients import LazyProducer
 from streams.config import StreamSettings
 
 
@@ -22,18 +20,13 @@ class Ticker:
         self._settings = settings
         self._topic = topic
         self._partitions = partitions
-        self._producer: Producer | None = None
+        self._producer = LazyProducer(settings, **{"linger.ms": 0})
 
     def tick(self) -> None:
-        if self._producer is None:
-            self._producer = producer(self._settings, **{"linger.ms": 0})
+        kafka = self._producer.get()
         for partition in range(self._partitions):
-            self._produce(partition)
-        self._producer.poll(0)
-
-    def _produce(self, partition: int) -> None:
-        assert self._producer is not None
-        self._producer.produce(self._topic, value=b"tick", partition=partition, on_delivery=_ignore_delivery)
+            kafka.produce(self._topic, value=b"tick", partition=partition, on_delivery=_ignore_delivery)
+        kafka.poll(0)
 
 
 def _ignore_delivery(err: Any, msg: Any) -> None:

@@ -1,65 +1,47 @@
-"""``python -m streams.worker``: run one streams worker (start more to scale out; Kafka splits the partitions)."""
+"""``python -m streams.worker [LOGLEVEL] [--agents join,metrics,...]``: run one streams worker.
+
+Start more copies to scale out: they share a consumer group and Kafka splits the partitions.
+``--agents`` runs only some groups of agents (e.g. the router on workers of its own); by
+default a worker runs them all.
+"""
 
 from __future__ import annotations
 
-import logging
+import argparse
 import sys
 
 import faust
-from confluent_kafka import KafkaException
-from confluent_kafka.admin import AdminClient, NewTopic
 
-from infra.kafka_clients import admin, bootstrap_servers
-from infra.topics import create_topics
+from infra.process import configure_logging, ensure_topics
+from streams.agents import GROUPS, register
 from streams.config import StreamSettings
-
-HOUR_MS = 3_600_000
-
-
-def internal_topics(settings: StreamSettings) -> list[NewTopic]:
-    """Topics only the streams worker uses, co-partitioned with the input topics."""
-    partitions, replication = settings.topic_partitions, settings.topic_replication
-    return [
-        NewTopic(f"{settings.app_id}-join-ticks", partitions, replication, config={"retention.ms": str(HOUR_MS)}),
-        NewTopic(f"{settings.app_id}-unlabelled", partitions, replication, config={"retention.ms": str(168 * HOUR_MS)}),
-        NewTopic(
-            f"{settings.app_id}-profile-input", partitions, replication, config={"retention.ms": str(24 * HOUR_MS)}
-        ),
-    ]
+from streams.internal import internal_topics
 
 
-def create_internal_topics(client: AdminClient, settings: StreamSettings) -> None:
-    from streams.router.internal import internal_topics as router_topics
-
-    for name, future in client.create_topics(internal_topics(settings) + router_topics(settings)).items():
-        try:
-            future.result()
-        except KafkaException as exc:
-            if exc.args[0].name() != "TOPIC_ALREADY_EXISTS":
-                msg = f"creating internal topic {name} failed: {exc.args[0].str()}"
-                raise RuntimeError(msg) from exc
-
-
-def main(loglevel: str = "warning") -> int:
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m streams.worker", description=__doc__.splitlines()[0])
+    parser.add_argument("loglevel", nargs="?", default="warning", help="debug, info, warning (default), error")
+    parser.add_argument(
+        "--agents",
+        default=",".join(GROUPS),
+        help=f"comma-separated groups of agents to run (default: {','.join(GROUPS)})",
+    )
+    args = parser.parse_args(argv)
+    groups = [g.strip() for g in args.agents.split(",") if g.strip()]
+    unknown = sorted(set(groups) - set(GROUPS))
+    if unknown:
+        parser.error(f"unknown agent group(s) {unknown}; known: {', '.join(GROUPS)}")
     settings = StreamSettings()
-    bootstrap_servers(settings)  # a clear error now rather than Faust retrying forever
-    client = admin(settings)
-    create_topics(client, settings)
-    create_internal_topics(client, settings)
+    ensure_topics(settings, internal_topics(settings))  # no broker: a clear error now rather than Faust retrying
     (settings.data_dir / "streams" / settings.app_id).mkdir(parents=True, exist_ok=True)
-    import streams.agents  # noqa: F401  (registers the agents)
+    register(groups)
     from streams.app import app
 
-    logging.basicConfig(level=loglevel.upper(), format="[%(asctime)s] %(levelname)s %(name)s: %(message)s")
-    # aiokafka and faust log every message at debug; building those records costs more than the join.
-    level = logging.getLevelName(loglevel.upper())
-    logging.getLogger("aiokafka").setLevel(max(logging.WARNING, level))
-    for name in ("faust", "mode"):
-        logging.getLogger(name).setLevel(max(logging.INFO, level))
-    worker = faust.Worker(app, loglevel=loglevel, quiet=True, redirect_stdouts=False)
+    configure_logging(args.loglevel)
+    worker = faust.Worker(app, loglevel=args.loglevel, quiet=True, redirect_stdouts=False)
     worker.execute_from_commandline()
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1] if len(sys.argv) > 1 else "warning"))
+    sys.exit(main())

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
-import signal
 import sys
 from pathlib import Path
 from typing import Any
@@ -103,18 +101,11 @@ def _worker_settings(settings: Settings) -> WorkerSettings:
 
 def _run(worker: Any) -> int:
     """Run a worker until SIGTERM or SIGINT; it finishes the message in hand, commits and exits."""
-    from confluent_kafka import KafkaException
+    from infra.process import configure_logging, ensure_topics, stop_on_signals
 
-    from infra.kafka_clients import admin
-    from infra.topics import create_topics
-
-    logging.basicConfig(level=logging.INFO, format="[%(asctime)s] %(levelname)s %(name)s: %(message)s")
-    try:
-        create_topics(admin(worker.settings), worker.settings)  # idempotent; subscribing to a missing topic waits
-    except (KafkaException, RuntimeError) as exc:  # e.g. no rights to create topics: they may exist anyway
-        logging.getLogger(__name__).warning("could not ensure the topics exist: %s", exc)
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda _signum, _frame: worker.stop())
+    configure_logging("info")
+    ensure_topics(worker.settings)  # subscribing to a missing topic would wait
+    stop_on_signals(worker.stop)
     return int(worker.run())
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import uuid
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -122,35 +121,30 @@ def produce(args: argparse.Namespace, settings: Settings) -> int:
 
 def consume(args: argparse.Namespace, settings: Settings) -> int:
     from infra.app.consume import read_topic
-    from infra.kafka_clients import consumer
     from infra.topics import spec
     from schemas import Serde, to_json
 
     spec(args.topic)
-    kafka = consumer(settings, f"insitu-cli-{uuid.uuid4().hex[:8]}", **{"enable.partition.eof": True})
     bad = 0
-    try:
-        for item in read_topic(
-            kafka,
-            args.topic,
-            physical_topic=settings.topic(args.topic),
-            serde=Serde.from_settings(settings),
-            from_beginning=args.from_beginning,
-            follow=args.follow or not args.from_beginning,
-            max_messages=args.max,
-            idle_timeout=args.timeout,
-        ):
-            if item.error is not None:
-                bad += 1
-                print(item.error, file=sys.stderr)
-                continue
-            line = to_json(item.record)
-            if args.with_meta:
-                key = item.key.decode("utf-8", "replace") if item.key is not None else None
-                line = {"partition": item.partition, "offset": item.offset, "key": key, "value": line}
-            print(json.dumps(line, sort_keys=False), flush=True)
-    finally:
-        kafka.close()
+    for item in read_topic(
+        settings,
+        args.topic,
+        serde=Serde.from_settings(settings),
+        from_beginning=args.from_beginning,
+        follow=args.follow or not args.from_beginning,
+        max_messages=args.max,
+        idle_timeout=args.timeout,
+    ):
+        if item.record is None:
+            bad += 1
+            where = f"[topic={settings.topic(args.topic)} partition={item.partition} offset={item.offset}]"
+            print(item.error or f"{where} tombstone: no value", file=sys.stderr)
+            continue
+        line = to_json(item.record)
+        if args.with_meta:
+            key = item.key.decode("utf-8", "replace") if item.key is not None else None
+            line = {"partition": item.partition, "offset": item.offset, "key": key, "value": line}
+        print(json.dumps(line, sort_keys=False), flush=True)
     if bad:
         print(f"{bad} undecodable message(s) skipped", file=sys.stderr)
     return 0
@@ -202,7 +196,7 @@ def query(args: argparse.Namespace, settings: Settings) -> int:
 def streams_worker(args: argparse.Namespace, settings: Settings) -> int:
     from streams.worker import main as run_worker
 
-    return run_worker(args.loglevel)
+    return run_worker([args.loglevel, "--agents", args.agents])
 
 
 def sink(args: argparse.Namespace, settings: Settings) -> int:
@@ -263,6 +257,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     worker = sub.add_parser("streams", help="run a streams worker (join, metrics, profiles, router)")
     worker.add_argument("--loglevel", default="warning", choices=["debug", "info", "warning", "error"])
+    worker.add_argument("--agents", default="join,metrics,profiling,router", help="groups of agents to run")
     worker.set_defaults(handler=streams_worker)
     sub.add_parser("sink", help="run the analytics sink (the one ClickHouse writer)").set_defaults(handler=sink)
 

@@ -26,16 +26,15 @@ import hashlib
 import logging
 import random
 import threading
-import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from confluent_kafka import OFFSET_BEGINNING, KafkaError, TopicPartition
+from confluent_kafka import KafkaException
 
 from infra.config import Settings
-from infra.kafka_clients import consumer
-from schemas import Serde, SerializationError
+from infra.topic_reader import Message, TopicReader
+from schemas import Serde
 
 log = logging.getLogger(__name__)
 TOPIC = "routing.weights"
@@ -151,22 +150,14 @@ class RoutingTable:
     def start(self, timeout: float | None = 60.0) -> RoutingTable:
         """Start following; with a ``timeout``, wait until ready or raise ``RoutingError``."""
         if self._thread is None:
-            kafka = consumer(
-                self._settings, f"insitu-routing-{uuid.uuid4().hex[:12]}", **{"enable.partition.eof": True}
-            )
+            reader = TopicReader(self._settings, TOPIC, serde=self._serde, name="routing")
             try:
-                meta = kafka.list_topics(self._topic, timeout=30).topics.get(self._topic)
-                if meta is None or meta.error is not None or not meta.partitions:
-                    error = meta.error if meta is not None else "missing"
-                    msg = f"cannot follow {self._topic}: {error} (run `insitu topics create`)"
-                    raise RoutingError(msg)
-                partitions = sorted(meta.partitions)
-                kafka.assign([TopicPartition(self._topic, p, OFFSET_BEGINNING) for p in partitions])
-            except BaseException:
-                kafka.close()
-                raise
+                reader.open()
+            except KafkaException as exc:
+                msg = f"cannot follow {self._topic}: {exc.args[0].str()}"
+                raise RoutingError(msg) from exc
             self._thread = threading.Thread(
-                target=self._run, args=(kafka, set(partitions)), name=f"routing-table-{self._topic}", daemon=True
+                target=self._run, args=(reader,), name=f"routing-table-{self._topic}", daemon=True
             )
             self._thread.start()
         if timeout is not None and not self.wait_ready(timeout):
@@ -232,48 +223,32 @@ class RoutingTable:
 
     # -- the consumer thread ---------------------------------------------------------------
 
-    def _run(self, kafka: Any, partitions: set[int]) -> None:
-        at_end: set[int] = set()
+    def _run(self, reader: TopicReader) -> None:
         try:
+            ends = reader.ends()
             while not self._stop.is_set():
-                message = kafka.poll(self._poll_timeout)
-                if message is None:
-                    continue
-                error = message.error()
-                if error is not None:
-                    if error.code() == KafkaError._PARTITION_EOF:
-                        at_end.add(message.partition())
-                        if at_end >= partitions:
-                            self._ready.set()
-                        continue
-                    log.warning("%s: consumer error: %s", self._topic, error)
-                    if error.fatal():
-                        self._failure = str(error)
-                        return
-                    continue
-                self._handle(message)
+                for message in reader.poll(self._poll_timeout):
+                    self._handle(message)
+                if not self._ready.is_set() and reader.reached(ends):
+                    self._ready.set()
         except Exception as exc:  # the thread must say why it stopped
             self._failure = f"{type(exc).__name__}: {exc}"
             log.exception("%s: routing table stopped", self._topic)
         finally:
-            kafka.close()
+            reader.close()
 
-    def _handle(self, message: Any) -> None:
-        key = message.key()
-        route = key.decode("utf-8", "replace") if key is not None else None
-        value = message.value()
-        record = None
-        if value is not None:
-            try:
-                record = self._serde.decode(TOPIC, value, partition=message.partition(), offset=message.offset())
-            except SerializationError as exc:
-                self.stats.undecodable += 1
-                log.warning("%s: skipping an undecodable vector: %s", self._topic, exc)
-                return
-            route = record["route"]
+    def _handle(self, message: Message) -> None:
+        if message.error is not None:
+            self.stats.undecodable += 1
+            log.warning("%s: skipping an undecodable vector: %s", self._topic, message.error)
+            return
+        record = message.record
+        route = record["route"] if record is not None else None
+        if route is None and message.key is not None:
+            route = message.key.decode("utf-8", "replace")
         if route is None:
             self.stats.undecodable += 1
-            log.warning("%s[%s]@%s: tombstone without a key", self._topic, message.partition(), message.offset())
+            log.warning("%s[%s]@%s: tombstone without a key", self._topic, message.partition, message.offset)
             return
         with self._lock:
             outcome = self._book.apply(route, record)

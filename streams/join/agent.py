@@ -10,20 +10,17 @@ import time
 from typing import Any
 
 from schemas import Serde
-from streams import topics
 from streams.app import app, settings
 from streams.continuity import Continuity
 from streams.deadletter import DeadLetters, Message, check_record, send
 from streams.join.logic import Outcome, on_expiry, on_feedback, on_inference
 from streams.routes import RouteCatalog
 from streams.ticks import Ticker
+from streams.topology import FEEDBACK, INFERENCE, TICKS, join_source, join_state, joined_events, unlabelled
 from streams.validation import InvalidEvent, check_feedback, check_inference, check_key
 
 log = logging.getLogger(__name__)
 SOURCE = "streams.join"
-INFERENCE = settings.topic("inference.events")
-FEEDBACK = settings.topic("feedback.events")
-TICKS = f"{settings.app_id}-join-ticks"
 TTL_MS = int(settings.feedback_ttl.total_seconds() * 1000)
 CONTINUITY_WINDOW_S = 120.0
 
@@ -32,12 +29,6 @@ dead_letters = DeadLetters(SOURCE, serde)
 routes = RouteCatalog.load(settings.routes_file, settings.pii_salt.get_secret_value().encode())
 ticker = Ticker(settings, TICKS, settings.topic_partitions)
 
-ticks = app.topic(TICKS, partitions=settings.topic_partitions, internal=True, value_serializer="raw")
-unlabelled = topics.internal_topic(f"{settings.app_id}-unlabelled")
-source = app.topic(
-    INFERENCE, FEEDBACK, TICKS, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw"
-)
-join_state = app.Table("join-state", default=None, partitions=settings.topic_partitions, key_type=str)
 
 
 class Deadlines:
@@ -86,7 +77,7 @@ async def _forget_offsets(app: Any, *args: Any, **kwargs: Any) -> None:
         guard.forget()
 
 
-@app.agent(source)
+@app.agent(join_source)
 async def join_agent(stream: Any) -> None:
     async for event in stream.events():
         message = event.message
@@ -131,7 +122,7 @@ async def apply(request_id: str, partition: int, outcome: Outcome) -> None:
     if outcome.joined is not None:  # encoded and checked before any state changes
         joined_key = outcome.joined["instance_id"].encode()
         joined_value = serde.encode("joined.events", outcome.joined)
-        check_record(topics.joined_events.get_topic_name(), joined_key, joined_value)
+        check_record(joined_events.get_topic_name(), joined_key, joined_value)
     if outcome.state is None:
         join_state.pop(request_id, None)
     else:
@@ -142,7 +133,7 @@ async def apply(request_id: str, partition: int, outcome: Outcome) -> None:
         join_state[request_id] = outcome.state
         deadlines.push(partition, outcome.state["deadline"], request_id)
     if joined_value is not None:
-        await send(topics.joined_events, key=joined_key, value=joined_value)
+        await send(joined_events, key=joined_key, value=joined_value)
     if outcome.unlabelled is not None:
         event = outcome.unlabelled
         notice = {k: event[k] for k in ("request_id", "route", "instance_id", "model_version", "ts")}

@@ -14,28 +14,22 @@ import time
 from collections import defaultdict
 from typing import Any
 
-from confluent_kafka import Producer
-
-from infra.kafka_clients import producer
+from infra.kafka_clients import LazyProducer
 from schemas import Serde
 from streams.app import app, settings
 from streams.deadletter import DeadLetters, Message
-from streams.join.agent import unlabelled
 from streams.join.logic import to_millis
 from streams.metrics.aggregate import Counts, VersionAggregate, bucket_of
 from streams.metrics.snapshot import snapshot_record
+from streams.topology import JOINED, metrics_source
+from streams.topology import metric_entries as entries
 
 log = logging.getLogger(__name__)
 SOURCE = "streams.metrics"
-JOINED = settings.topic("joined.events")
 SEP = "\x1f"
 
 serde = Serde.from_settings(settings)
 dead_letters = DeadLetters(SOURCE, serde)
-source = app.topic(
-    JOINED, unlabelled.get_topic_name(), key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw"
-)
-entries = app.Table("metric-entries", default=None, partitions=settings.topic_partitions, key_type=str)
 
 Version = tuple[str, int]
 
@@ -91,28 +85,10 @@ async def _rebuild_after_rebalance(app: Any, *args: Any, **kwargs: Any) -> None:
     state.reset()
 
 
-class SnapshotProducer:
-    """Snapshots are sent from a timer, outside stream processing: a plain idempotent producer."""
-
-    def __init__(self) -> None:
-        self._producer: Producer | None = None
-
-    def send(self, records: list[dict[str, Any]]) -> None:
-        if self._producer is None:
-            self._producer = producer(settings)
-        for record in records:
-            self._producer.produce(
-                settings.topic("metrics.snapshots"),
-                key=record["instance_id"].encode(),
-                value=serde.encode("metrics.snapshots", record),
-            )
-        self._producer.poll(0)
+snapshots = LazyProducer(settings)  # sent from a timer, outside stream processing
 
 
-snapshots = SnapshotProducer()
-
-
-@app.agent(source)
+@app.agent(metrics_source)
 async def metrics_agent(stream: Any) -> None:
     async for event in stream.events():
         await dead_letters.guard(event.message, observe(event.message))
@@ -198,6 +174,8 @@ def current_snapshots(now_ms: int) -> list[dict[str, Any]]:
 async def _snapshot() -> None:
     if app.rebalancing:
         return
-    records = current_snapshots(int(time.time() * 1000))
-    if records:
-        snapshots.send(records)
+    kafka = snapshots.get()
+    for record in current_snapshots(int(time.time() * 1000)):
+        value = serde.encode("metrics.snapshots", record)
+        kafka.produce(settings.topic("metrics.snapshots"), key=record["instance_id"].encode(), value=value)
+    kafka.poll(0)

@@ -15,25 +15,21 @@ import logging
 import time
 from typing import Any
 
-from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, TopicPartition
-
-from infra.kafka_clients import client_config
-from schemas import Serde, SerializationError
-from streams import topics
+from infra.topic_reader import TopicReader
+from schemas import Serde
 from streams.app import app, settings
 from streams.deadletter import DeadLetters, Message, send
 from streams.drift import InstanceDrift
 from streams.join.logic import to_millis
 from streams.profiling.monitor import ProfilerConfig, RouteProfiler
 from streams.profiling.shap_attribution import attribute_errors
+from streams.topology import joined_events, profile_changes, profile_input, profiles
 
 log = logging.getLogger(__name__)
 SOURCE = "streams.profiling"
-INPUT = f"{settings.app_id}-profile-input"
 
 serde = Serde.from_settings(settings)
 dead_letters = DeadLetters(SOURCE, serde)
-profile_input = topics.internal_topic(INPUT)
 
 
 class Profilers:
@@ -66,45 +62,19 @@ profilers = Profilers()
 
 def read_profile_versions(timeout: float = 10.0) -> dict[str, int]:
     """The latest profile version per instance on the compacted ``profiles`` topic."""
-    name = settings.topic("profiles")
-    consumer = Consumer(
-        client_config(
-            settings,
-            **{
-                "group.id": f"{settings.app_id}-profile-versions",
-                "enable.partition.eof": True,
-                "enable.auto.commit": False,
-            },
-        )
-    )
     versions: dict[str, int] = {}
-    try:
-        partitions = consumer.list_topics(name, timeout=timeout).topics[name].partitions
-        consumer.assign([TopicPartition(name, p, OFFSET_BEGINNING) for p in partitions])
-        pending, deadline = set(partitions), time.monotonic() + timeout
-        while pending and time.monotonic() < deadline:
-            message = consumer.poll(0.5)
-            if message is None:
-                continue
-            error = message.error()
-            if error is not None:
-                if error.code() == KafkaError._PARTITION_EOF:
-                    pending.discard(message.partition() or 0)
-                continue
-            if message.value() is None:
-                continue
-            try:
-                profile = serde.decode("profiles", message.value())
-            except SerializationError:
-                continue
-            instance = profile["instance_id"]
-            versions[instance] = max(versions.get(instance, 0), profile["profile_version"])
-    finally:
-        consumer.close()
+    with TopicReader(settings, "profiles", serde=serde, name="profile-versions") as reader:
+        try:
+            for message in reader.read_to_end(timeout):
+                if message.record is not None:
+                    instance = message.record["instance_id"]
+                    versions[instance] = max(versions.get(instance, 0), message.record["profile_version"])
+        except TimeoutError as exc:
+            log.warning("profile versions read in part: %s", exc)
     return versions
 
 
-@app.agent(topics.joined_events)
+@app.agent(joined_events)
 async def profile_feeder(stream: Any) -> None:
     async for event in stream.events():
         await dead_letters.guard(event.message, forward(event.message))
@@ -141,11 +111,11 @@ async def observe(record: dict[str, Any]) -> None:
     loop = asyncio.get_running_loop()
     attribution = await loop.run_in_executor(None, _attribute, snapshot.frame)
     profile, changes = profiler.build(*due, now_ms=int(time.time() * 1000), attribution=attribution, snapshot=snapshot)
-    await send(topics.profiles, key=profile["instance_id"].encode(), value=serde.encode("profiles", profile))
+    await send(profiles, key=profile["instance_id"].encode(), value=serde.encode("profiles", profile))
     for change in changes:
         log.info("profile change for %s: %s %s", change["instance_id"], change["kind"], change.get("detail", ""))
         await send(
-            topics.profile_changes, key=change["instance_id"].encode(), value=serde.encode("profile.changes", change)
+            profile_changes, key=change["instance_id"].encode(), value=serde.encode("profile.changes", change)
         )
 
 

@@ -13,7 +13,7 @@ Pure logic (no broker needed):
 - ``Staged`` (``streams.router.staged``): table writes held until the outputs are delivered.
 
 The Faust agents live in ``streams.router.agent`` (importing it registers them all, with
-``streams.router.command_agent``); ``python -m streams.router.run`` runs them alone.
+``streams.router.command_agent``); ``python -m streams.worker --agents router`` runs them alone.
 """
 
 from streams.router.canary import Canary, CanaryCounts, CanaryPolicy, Counts, TargetSlice, Verdict, decide

@@ -30,7 +30,7 @@ from streams.app import app, settings
 from streams.continuity import Continuity
 from streams.deadletter import Message, send
 from streams.router import command_agent, envelope
-from streams.router.channels import INPUT, SOURCE, dead_letters, raw_topic, result_record, router_input, serde
+from streams.router.channels import SOURCE, dead_letters, result_record, serde
 from streams.router.engine import RouterEngine
 from streams.router.outputs import Outputs, Record
 from streams.router.policy import RouterPolicy
@@ -39,15 +39,21 @@ from streams.router.staged import Staged
 from streams.router.transitions import CommandOutcome, Effects, StatusChange
 from streams.routes import RouteCatalog
 from streams.ticks import Ticker
+from streams.topology import (
+    joined_events,
+    metrics_snapshots,
+    model_versions,
+    router_evidence,
+    router_input,
+    router_routes,
+)
 from streams.validation import InvalidEvent
 
 __all__ = ["command_agent", "router", "router_joined", "router_snapshots", "router_versions"]
 
 log = logging.getLogger(__name__)
 routes = RouteCatalog.load(settings.routes_file)
-ticker = Ticker(settings, INPUT, settings.topic_partitions)
-route_table = app.Table("router-routes", default=None, partitions=settings.topic_partitions, key_type=str)
-evidence_table = app.Table("router-evidence", default=None, partitions=settings.topic_partitions, key_type=str)
+ticker = Ticker(settings, router_input.get_topic_name(), settings.topic_partitions)
 policy = RouterPolicy.from_settings(settings)
 outputs = Outputs(settings)
 WEIGHTS, VERSIONS = settings.topic("routing.weights"), settings.topic("model.versions")
@@ -91,19 +97,19 @@ async def feed(message: Message, topic: str, build: Builder) -> None:
     await send(router_input, key=route.encode("utf-8"), value=data)
 
 
-@app.agent(raw_topic(settings.topic("joined.events")))
+@app.agent(joined_events)
 async def router_joined(stream: Any) -> None:
     async for event in stream.events():
         await dead_letters.guard(event.message, feed(event.message, "joined.events", envelope.joined))
 
 
-@app.agent(raw_topic(settings.topic("metrics.snapshots")))
+@app.agent(metrics_snapshots)
 async def router_snapshots(stream: Any) -> None:
     async for event in stream.events():
         await dead_letters.guard(event.message, feed(event.message, "metrics.snapshots", envelope.snapshot))
 
 
-@app.agent(raw_topic(settings.topic("model.versions")))
+@app.agent(model_versions)
 async def router_versions(stream: Any) -> None:
     async for event in stream.events():
         await dead_letters.guard(event.message, feed(event.message, "model.versions", envelope.version))
@@ -112,7 +118,7 @@ async def router_versions(stream: Any) -> None:
 # -- the router --------------------------------------------------------------------------------
 
 
-continuity = Continuity(settings, group=settings.app_id, topic=INPUT)
+continuity = Continuity(settings, group=settings.app_id, topic=router_input.get_topic_name())
 
 
 @app.on_partitions_revoked.connect  # type: ignore[arg-type]
@@ -132,7 +138,7 @@ async def router(stream: Any) -> None:
 async def route_message(message: Message) -> None:
     """Decide on one envelope from staged state; deliver the outputs; then commit the state."""
     now_ms = int(time.time() * 1000)
-    routes_view, evidence_view = Staged(route_table), Staged(evidence_table)
+    routes_view, evidence_view = Staged(router_routes), Staged(router_evidence)
     engine = RouterEngine(routes_view, evidence_view, policy)
     records: list[Record] = []
     if message.value == envelope.TICK:

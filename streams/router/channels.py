@@ -1,4 +1,4 @@
-"""The router's Faust topics and the sends its agents share (results, dead letters and their guard)."""
+"""What the router's agents share: the serde, their dead letters, and command results."""
 
 from __future__ import annotations
 
@@ -8,25 +8,15 @@ from typing import Any
 
 from infra.commands import millis
 from schemas import Serde
-from streams import topics
-from streams.app import app, settings
+from streams.app import settings
 from streams.deadletter import DeadLetters, check_record
-from streams.router.internal import input_topic
+from streams.topology import command_results
 
 log = logging.getLogger(__name__)
 SOURCE = "streams.router"
-INPUT = input_topic(settings)
 
 serde = Serde.from_settings(settings)
 dead_letters = DeadLetters(SOURCE, serde)
-
-
-def raw_topic(name: str) -> Any:
-    """A topic of raw bytes (``schemas.Serde`` does the Avro)."""
-    return app.topic(name, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw")
-
-
-router_input = topics.internal_topic(INPUT)
 
 
 def result_record(command: dict[str, Any] | None, *, accepted: bool, reason: str, detail: str) -> dict[str, Any]:
@@ -52,8 +42,8 @@ async def send_result(
     """Send the audit record of a command (from the commands agent)."""
     record = result_record(command, accepted=accepted, reason=reason, detail=detail)
     value = serde.encode("command.results", record)
-    check_record(topics.command_results.get_topic_name(), key, value)
-    await topics.command_results.send(key=key, value=value)
+    check_record(command_results.get_topic_name(), key, value)
+    await command_results.send(key=key, value=value)
 
 
 def _ts(value: Any) -> datetime | None:

@@ -22,8 +22,9 @@ from schemas.deadletters import DETAIL_CHARS
 from streams.app import app, settings
 from streams.deadletter import Message, send
 from streams.router import envelope
-from streams.router.channels import dead_letters, raw_topic, router_input, send_result, serde
+from streams.router.channels import dead_letters, send_result, serde
 from streams.router.gate import CommandGate
+from streams.topology import command_ids, commands, router_input
 
 log = logging.getLogger(__name__)
 DIRECTORY_TIMEOUT = 30.0
@@ -33,7 +34,6 @@ gate = CommandGate(
     max_age=timedelta(seconds=settings.command_max_age),
     max_skew=timedelta(seconds=settings.command_max_skew),
 )
-command_ids = app.Table("router-command-ids", default=None, partitions=1, key_type=str)
 
 
 class Directory:
@@ -62,7 +62,7 @@ class Directory:
 directory = Directory()
 
 
-@app.agent(raw_topic(settings.topic("commands")))
+@app.agent(commands)
 async def router_commands(stream: Any) -> None:
     async for event in stream.events():
         await dead_letters.guard(event.message, handle_command(event.message))

@@ -13,9 +13,9 @@ import asyncio
 import logging
 from typing import Any
 
-from confluent_kafka import KafkaError, KafkaException, Producer
+from confluent_kafka import KafkaError, KafkaException
 
-from infra.kafka_clients import producer
+from infra.kafka_clients import LazyProducer
 
 log = logging.getLogger(__name__)
 Record = tuple[str, bytes | None, bytes | None]  # (physical topic, key, value)
@@ -29,16 +29,14 @@ class Outputs:
     """A lazily created idempotent producer; ``deliver`` waits for acknowledgement."""
 
     def __init__(self, settings: Any, *, flush_timeout: float = 30.0) -> None:
-        self._settings = settings
         self._flush_timeout = flush_timeout
-        self._producer: Producer | None = None
+        self._producer = LazyProducer(settings, **{"linger.ms": 0})
 
     async def deliver(self, records: list[Record]) -> None:
         """Produce ``records`` in order and wait until all are acknowledged (retrying while the broker is away)."""
         if not records:
             return
-        if self._producer is None:
-            self._producer = producer(self._settings, **{"linger.ms": 0})
+        kafka = self._producer.get()
         errors: list[tuple[str, KafkaError]] = []
 
         def delivered(error: KafkaError | None, message: Any) -> None:
@@ -46,9 +44,9 @@ class Outputs:
                 errors.append((message.topic(), error))
 
         for topic, key, value in records:
-            self._producer.produce(topic, key=key, value=value, on_delivery=delivered)
+            kafka.produce(topic, key=key, value=value, on_delivery=delivered)
         loop = asyncio.get_running_loop()
-        while (left := await loop.run_in_executor(None, self._producer.flush, self._flush_timeout)) > 0:
+        while (left := await loop.run_in_executor(None, kafka.flush, self._flush_timeout)) > 0:
             log.warning("%d router output(s) not acknowledged after %.0fs; still waiting", left, self._flush_timeout)
         if errors:
             topic, error = errors[0]

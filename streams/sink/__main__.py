@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import logging
-import signal
 import sys
 
-from confluent_kafka import KafkaException
 from pydantic import ValidationError
 
-from infra.kafka_clients import NoBrokerError, admin
-from infra.topics import create_topics
+from infra.kafka_clients import NoBrokerError
+from infra.process import configure_logging, ensure_topics, stop_on_signals
 from streams.sink.config import SinkSettings
 from streams.sink.runner import SinkRunner
 
@@ -18,22 +16,19 @@ log = logging.getLogger("streams.sink")
 
 
 def main() -> int:
-    logging.basicConfig(level=logging.INFO, format="[%(asctime)s] %(levelname)s %(name)s: %(message)s")
+    configure_logging("info")
     try:
         settings = SinkSettings()
     except ValidationError as exc:
         print(f"streams.sink: invalid configuration:\n{exc}", file=sys.stderr)
         return 2
     try:
-        create_topics(admin(settings), settings)  # idempotent; a subscription to a missing topic would wait
+        ensure_topics(settings)  # a subscription to a missing topic would wait
     except NoBrokerError as exc:
         print(f"streams.sink: {exc}", file=sys.stderr)
         return 1
-    except (KafkaException, RuntimeError) as exc:  # e.g. no rights to create topics: they may exist anyway
-        log.warning("could not ensure the topics exist: %s", exc)
     runner = SinkRunner(settings)
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda _signum, _frame: runner.stop())
+    stop_on_signals(runner.stop)
     return runner.run()
 
 

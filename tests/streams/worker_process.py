@@ -11,10 +11,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Self
 
-from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, TopicPartition
-
 from infra.config import Settings
-from schemas import Serde, SerializationError
+from infra.topic_reader import read_all
+from schemas import Serde
 
 
 def worker_env(settings: Settings, **extra: str) -> dict[str, str]:
@@ -35,6 +34,7 @@ class WorkerProcess:
 
     MODULE = "streams.worker"
     NAME = "streams worker"
+    ARGS: tuple[str, ...] = ()
 
     def __init__(self, env: dict[str, str], log: Path) -> None:
         self.env = env
@@ -44,7 +44,10 @@ class WorkerProcess:
     def start(self, wait_ready: float = 120.0) -> Self:
         with open(self.log, "ab") as out:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", self.MODULE, "info"], env=self.env, stdout=out, stderr=subprocess.STDOUT
+                [sys.executable, "-m", self.MODULE, "info", *self.ARGS],
+                env=self.env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
             )
         deadline = time.monotonic() + wait_ready
         while time.monotonic() < deadline:
@@ -95,35 +98,8 @@ def read_topic(
 
 
 def _read_all(settings: Settings, topic: str, serde: Serde) -> list[dict[str, Any]]:
-    name = settings.topic(topic)
-    consumer = Consumer(
-        {
-            "bootstrap.servers": settings.kafka_bootstrap,
-            "group.id": "reader",
-            "isolation.level": "read_committed",
-            "enable.auto.commit": False,
-            "enable.partition.eof": True,
-        }
-    )
-    try:
-        partitions = set(consumer.list_topics(name, timeout=10).topics[name].partitions)
-        consumer.assign([TopicPartition(name, p, OFFSET_BEGINNING) for p in partitions])
-        out: list[dict[str, Any]] = []
-        pending = set(partitions)
-        deadline = time.monotonic() + 30
-        while pending and time.monotonic() < deadline:
-            message = consumer.poll(0.5)
-            if message is None:
-                continue
-            error = message.error()
-            if error is not None:
-                if error.code() == KafkaError._PARTITION_EOF:
-                    pending.discard(message.partition())
-                continue
-            try:
-                out.append(serde.decode(topic, message.value()))
-            except SerializationError:
-                out.append({"undecodable": message.value()})
-        return out
-    finally:
-        consumer.close()
+    return [
+        m.record if m.record is not None else {"undecodable": m.value}
+        for m in read_all(settings, topic, serde=serde, timeout=60.0)
+        if m.value is not None
+    ]

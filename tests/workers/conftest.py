@@ -11,11 +11,11 @@ from typing import Any
 
 import pytest
 import torch
-from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, TopicPartition
 
 from infra.config import Settings
 from infra.kafka_clients import producer
 from infra.registry.family import ModelFamily
+from infra.topic_reader import TopicReader
 from infra.topics import message_key
 from schemas import Serde
 from tests.workers import scenario
@@ -86,31 +86,14 @@ def wait_for(
     settings: Settings, topic: str, done: Callable[[list[dict[str, Any]]], bool], timeout: float = 180.0
 ) -> list[dict[str, Any]]:
     """Every record of ``topic`` from the beginning, read until ``done(records)`` or ``timeout`` (then fail)."""
-    consumer = Consumer(
-        {
-            "bootstrap.servers": settings.kafka_bootstrap,
-            "group.id": f"t-{uuid.uuid4().hex}",
-            "enable.auto.commit": False,
-        }
-    )
-    physical = settings.topic(topic)
-    partitions = consumer.list_topics(physical, timeout=30).topics[physical].partitions
-    consumer.assign([TopicPartition(physical, p, OFFSET_BEGINNING) for p in partitions])
-    serde, records = Serde(), list[dict[str, Any]]()
+    records: list[dict[str, Any]] = []
     deadline = time.monotonic() + timeout
-    try:
+    with TopicReader(settings, topic, serde=Serde(), name="test") as reader:
         while not done(records):
             assert time.monotonic() < deadline, f"{topic}: condition not met after {timeout}s; read {records}"
-            message = consumer.poll(0.5)
-            if message is None:
-                continue
-            error = message.error()
-            if error is not None:
-                assert error.code() == KafkaError._PARTITION_EOF, error
-                continue
-            records.append(serde.decode(topic, message.value()))
-    finally:
-        consumer.close()
+            for message in reader.poll(0.5):
+                assert message.record is not None, message.error
+                records.append(message.record)
     return records
 
 

@@ -10,18 +10,14 @@ from __future__ import annotations
 
 import copy
 import threading
-import time
-import uuid
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, TopicPartition
-
 from infra.app.loop.heal import Shares
 from infra.config import Settings
-from infra.kafka_clients import client_config
-from schemas import Serde, SerializationError
+from infra.topic_reader import TopicReader
+from schemas import Serde
 
 TOPICS = (
     "metrics.snapshots",
@@ -53,7 +49,6 @@ class Progress:
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="insitu-progress", daemon=True)
-        self._names = {settings.topic(t): t for t in TOPICS}
 
     def start(self) -> Progress:
         self._thread.start()
@@ -68,32 +63,12 @@ class Progress:
             return copy.deepcopy(self.picture)
 
     def _run(self) -> None:
-        config = {**client_config(self.settings), "group.id": f"insitu-progress-{uuid.uuid4().hex[:8]}"}
-        consumer = Consumer({**config, "enable.auto.commit": False, "enable.partition.eof": False})
-        try:
-            assignment = []
-            for physical in self._names:
-                metadata = consumer.list_topics(physical, timeout=30).topics[physical]
-                assignment += [TopicPartition(physical, p, OFFSET_BEGINNING) for p in metadata.partitions]
-            consumer.assign(assignment)
+        with TopicReader(self.settings, TOPICS, serde=self._serde, name="progress") as reader:
             while not self._stop.is_set():
-                message = consumer.poll(0.5)
-                if message is None:
-                    continue
-                error = message.error()
-                if error is not None:
-                    if error.code() != KafkaError._PARTITION_EOF:
-                        time.sleep(0.5)
-                    continue
-                topic = self._names[message.topic() or ""]
-                try:
-                    record = self._serde.decode(topic, message.value())
-                except SerializationError:
-                    continue
-                with self._lock:
-                    self._apply(topic, record)
-        finally:
-            consumer.close()
+                for message in reader.poll(0.5):
+                    if message.record is not None:
+                        with self._lock:
+                            self._apply(message.topic, message.record)
 
     def _apply(self, topic: str, record: dict[str, Any]) -> None:
         p = self.picture

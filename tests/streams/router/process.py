@@ -1,4 +1,4 @@
-"""Run the router's worker (``python -m streams.router.run``) as a subprocess, and feed it."""
+"""Run a streams worker with only the router's agents (``python -m streams.worker --agents router``), and feed it."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ COMMAND_KEY = "router-test-key-0123456789"
 class RouterProcess(WorkerProcess):
     """``WorkerProcess`` running only the router's agents."""
 
-    MODULE = "streams.router.run"
+    ARGS = ("--agents", "router")
     NAME = "router worker"
 
 
