@@ -10,6 +10,8 @@ Public names:
 - ``SchemaCatalog``: the shipped ``.avsc`` files and their stable ids.
 - ``EmbeddedRegistry``, ``ConfluentRegistry``: where schema ids come from.
 - ``to_record``, ``to_json``: JSON in and out.
+- ``Slice``, ``Condition``, ``Columns``, ``category``, ``in_any`` (import them from ``schemas.slices``,
+  which needs numpy): the one definition of which rows lie in a slice, for every layer.
 """
 
 from schemas.catalog import SchemaCatalog

@@ -11,7 +11,8 @@ Declared once in JSON::
 
 Numeric features are read from an event's ``features`` and standardised; categorical
 ones from its ``attributes`` (or from ``features``, an integral number read as its
-digits) and one-hot encoded, an unknown value as all zeros.
+digits: ``schemas.slices.category``, the form slices compare too) and one-hot encoded, an
+unknown value as all zeros.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ import torch
 from torch import nn
 
 from infra.imports import import_object
+from schemas.slices import category
 
 FeatureKind = Literal["numeric", "categorical"]
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
@@ -64,18 +66,6 @@ class FeatureSpec:
         if self.kind == "numeric":
             return {"name": self.name, "kind": "numeric", "mean": self.mean, "std": self.std}
         return {"name": self.name, "kind": "categorical", "values": list(self.values)}
-
-
-def category(value: Any) -> str:
-    """The categorical form of a value: strings as they are, integral numbers as their digits.
-
-    >>> category("north"), category(3.0), category(2.5)
-    ('north', '3', '2.5')
-    """
-    if isinstance(value, str):
-        return value
-    number = float(value)
-    return str(int(number)) if number.is_integer() else repr(number)
 
 
 @dataclass(frozen=True)

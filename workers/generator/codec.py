@@ -15,7 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from infra.registry.family import ModelFamily, category
+from infra.registry.family import ModelFamily
+from schemas.slices import category
 
 Row = tuple[Mapping[str, float], Mapping[str, str]]
 
