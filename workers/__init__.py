@@ -5,7 +5,6 @@ Public names (import them from their modules):
 - ``workers.config``: ``WorkerSettings`` (frozen, env prefix ``INSITU_``), ``worker_settings``.
 - ``workers.models``: ``TabularMLP``, the default family class for tabular classifiers.
 - ``workers.device``: ``configure`` (device picked once, CPU threads), ``Runtime`` (AMP on CUDA).
-- ``workers.slices``: ``SlicePredicate``, ``Condition``: the profiles' slice predicates.
 - ``workers.reservoir``: ``Reservoir``, ``RealRow``: recent real rows per route and their split.
 - ``workers.generator``: ``GeneratorWorker``, ``GeneratorService``, ``RoutePlugins`` (label
   functions and control properties per route), ``TabularGenerator``.

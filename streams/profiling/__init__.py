@@ -9,9 +9,9 @@ Public names:
   cadence, profile versions and change detection — what an agent calls;
 - ``EventWindow``, ``RouteWindows``, ``Frame`` (``window``): bounded per-instance-version event
   buffers and their column snapshots;
-- ``Condition``, ``Predicate`` (``predicate``): slice predicates;
 - ``find_slices``, ``SliceConfig``, ``FoundSlice`` (``slices``): SliceLine-style search with
-  Benjamini-Hochberg control and predicate refinement (``refine``, ``lattice``);
+  Benjamini-Hochberg control and predicate refinement (``refine``, ``lattice``); a slice is a
+  ``schemas.slices.Slice``, the one slice type of every layer;
 - ``compare_with_peers``, ``PeerConfig``, ``RankedSlice`` (``peers``): weakness vs hard for all;
 - ``attribute_errors``, ``explain_errors``, ``Attribution`` (``shap_attribution``): SHAP error
   attribution of a served torch model or a surrogate (``surrogate``, ``encoding``);
@@ -23,7 +23,6 @@ Public names:
 from streams.profiling.changes import ChangeDetector
 from streams.profiling.monitor import ProfilerConfig, RouteProfiler, Snapshot
 from streams.profiling.peers import PeerConfig, RankedSlice, compare_with_peers
-from streams.profiling.predicate import Condition, Predicate
 from streams.profiling.profile import ProfileConfig, build_profile
 from streams.profiling.shap_attribution import Attribution, attribute_errors, explain_errors
 from streams.profiling.slices import FoundSlice, SliceConfig, find_slices
@@ -33,12 +32,10 @@ from streams.profiling.window import EventWindow, Frame, RouteWindows
 __all__ = [
     "Attribution",
     "ChangeDetector",
-    "Condition",
     "EventWindow",
     "FoundSlice",
     "Frame",
     "PeerConfig",
-    "Predicate",
     "ProfileConfig",
     "ProfilerConfig",
     "RankedSlice",

@@ -35,7 +35,7 @@ from typing import Any
 
 import numpy as np
 
-from streams.profiling.predicate import Predicate, containment, jaccard
+from schemas.slices import Slice
 from streams.profiling.window import Frame
 
 NAMESPACE = uuid.UUID("6f7d1c2e-5b1a-4c1e-9a54-1d3f2b8e0c11")
@@ -193,8 +193,8 @@ class ChangeDetector:
         out = np.zeros((len(tracked), len(current)))
         if not tracked or not current:
             return out
-        preds_t = [Predicate.from_records(s["predicate"]) for s in tracked]
-        preds_c = [Predicate.from_records(s["predicate"]) for s in current]
+        preds_t = [Slice.from_predicate(s["predicate"]) for s in tracked]
+        preds_c = [Slice.from_predicate(s["predicate"]) for s in current]
         if frame is not None and len(frame) >= 50:
             masks_c = [p.mask(frame) for p in preds_c]
             for i, p in enumerate(preds_t):
@@ -235,12 +235,24 @@ class ChangeDetector:
         return self
 
 
-def predicate_overlap(a: Predicate, b: Predicate) -> float:
-    """Geometric overlap of two predicates: product of per-feature interval IoUs (0 if they differ in kind).
+def jaccard(a: np.ndarray, b: np.ndarray) -> float:
+    """|a and b| / |a or b| of two boolean masks (0 when both are empty)."""
+    union = int(np.count_nonzero(a | b))
+    return int(np.count_nonzero(a & b)) / union if union else 0.0
 
-    >>> from streams.profiling.predicate import Condition
-    >>> p = Predicate.of([Condition("income", low=100000.0)])
-    >>> round(predicate_overlap(p, Predicate.of([Condition("income", low=98000.0)])), 2)
+
+def containment(a: np.ndarray, b: np.ndarray) -> float:
+    """|a and b| / min(|a|, |b|): how much of the smaller mask lies in the other (0 if one is empty)."""
+    smaller = min(int(np.count_nonzero(a)), int(np.count_nonzero(b)))
+    return int(np.count_nonzero(a & b)) / smaller if smaller else 0.0
+
+
+def predicate_overlap(a: Slice, b: Slice) -> float:
+    """Geometric overlap of two slices: product of per-feature interval IoUs (0 if they differ in kind).
+
+    >>> from schemas.slices import Condition
+    >>> p = Slice((Condition("income", low=100000.0),))
+    >>> round(predicate_overlap(p, Slice((Condition("income", low=98000.0),))), 2)
     0.98
     """
     if a.features != b.features:

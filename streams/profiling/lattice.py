@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from streams.profiling.predicate import Condition
+from schemas.slices import Condition
 from streams.profiling.window import Frame
 
 

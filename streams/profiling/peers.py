@@ -50,7 +50,7 @@ class RankedSlice:
         """The ``Slice`` record of ``profiles`` / ``profile.changes``."""
         f = self.found
         return {
-            "predicate": f.predicate.to_records(),
+            "predicate": f.predicate.to_predicate(),
             "description": f.predicate.describe(),
             "support": f.support,
             "error": f.error,
@@ -67,8 +67,8 @@ def compare_with_peers(
 ) -> list[RankedSlice]:
     """Peer errors and flags for ``found``, ranked weaknesses first.
 
-    >>> from streams.profiling.predicate import Condition, Predicate
-    >>> s = FoundSlice(Predicate.of([Condition("x", low=5.0)]), 100, 60, 0.6, 0.5, 0.7, 3.0, 2.0, 1e-9)
+    >>> from schemas.slices import Condition, Slice
+    >>> s = FoundSlice(Slice((Condition("x", low=5.0),)), 100, 60, 0.6, 0.5, 0.7, 3.0, 2.0, 1e-9)
     >>> x = np.arange(200, dtype=float) / 20
     >>> peers = Frame({"x": x}, {}, x.astype(object), x.astype(object), x < 5, np.zeros(200, dtype=np.int64))
     >>> r = compare_with_peers([s], peers)[0]

@@ -25,13 +25,13 @@ import math
 
 import numpy as np
 
-from streams.profiling.predicate import Condition, Predicate
+from schemas.slices import Condition, Slice
 from streams.profiling.stats import bernoulli_llr, two_proportions_greater
 from streams.profiling.window import Frame
 
 
 def refine(
-    predicate: Predicate,
+    predicate: Slice,
     frame: Frame,
     rows: np.ndarray,
     *,
@@ -39,7 +39,7 @@ def refine(
     level: float = 0.01,
     min_support: int = 20,
     rounds: int = 3,
-) -> Predicate:
+) -> Slice:
     """The re-fitted predicate on ``rows`` of ``frame`` (never empty: the last condition stays)."""
     errors = frame.errors
     for _ in range(rounds):
@@ -135,12 +135,7 @@ def _fit_interval(
     if low is not None and high is not None and high <= low:
         low, high = found
     condition = Condition(feature, low, high)
-    inside = ~np.isnan(x)
-    if low is not None:
-        inside &= x >= low
-    if high is not None:
-        inside &= x < high
-    return condition if _elevated(inside, errors, level / max(1, tested)) else None
+    return condition if _elevated(condition.within(x), errors, level / max(1, tested)) else None
 
 
 def nice_step(spread: float) -> float:

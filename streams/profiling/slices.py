@@ -35,8 +35,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from schemas.slices import Slice
 from streams.profiling.lattice import Basics, basic_slices, enumerate_slices, sliceline_score
-from streams.profiling.predicate import Predicate
 from streams.profiling.refine import refine
 from streams.profiling.stats import bh_cutoff, binom_greater, wilson
 from streams.profiling.window import Frame
@@ -66,7 +66,7 @@ class SliceConfig:
 class FoundSlice:
     """A significant slice; counts and interval on the instance's whole window."""
 
-    predicate: Predicate
+    predicate: Slice
     support: int
     errors: int
     error: float
@@ -133,7 +133,7 @@ def find_slices(
 
 def _search(
     basics: Basics, frame: Frame, rows: np.ndarray, features: list[str], cfg: SliceConfig
-) -> tuple[Predicate, float] | None:
+) -> tuple[Slice, float] | None:
     """The best significant slice on ``rows``, refined, with its p-value; None if there is none."""
     errors = frame.errors
     n = int(rows.sum())
@@ -160,7 +160,7 @@ def _search(
     if not ok.any():
         return None
     best = int(np.argmax(np.where(ok, scores, -np.inf)))
-    predicate = Predicate.of(basics.conditions[j] for j in cands.members[best])
+    predicate = Slice.of(basics.conditions[j] for j in cands.members[best])
     p_best = float(p[best])
     if cfg.refine:
         refined = refine(

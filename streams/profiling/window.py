@@ -36,7 +36,10 @@ class Event:
 
 @dataclass(frozen=True)
 class Frame:
-    """Columns of a set of labelled events (read-only numpy arrays, one row per event)."""
+    """Columns of a set of labelled events (read-only numpy arrays, one row per event).
+
+    The ``schemas.slices.Columns`` a ``Slice`` masks.
+    """
 
     numeric: Mapping[str, np.ndarray]
     categorical: Mapping[str, np.ndarray]

@@ -4,8 +4,9 @@ Pure logic (no broker needed):
 
 - ``Beta``, ``probability_best``, ``probability_greater``, ``allocate`` (``streams.router.weights``):
   Thompson sampling's probability of being best over Beta posteriors; floor and cap.
-- ``CanaryPolicy``, ``Canary``, ``CanaryCounts``, ``Counts``, ``TargetSlice``, ``Verdict``, ``decide``
-  (``streams.router.canary``): the canary's ramp, promotion and rollback rules.
+- ``CanaryPolicy``, ``Canary``, ``CanaryCounts``, ``Counts``, ``Verdict``, ``decide``
+  (``streams.router.canary``): the canary's ramp, promotion and rollback rules; its target slices
+  are ``schemas.slices.Slice``.
 - ``RouteState``, ``InstanceState``, ``InstanceEvidence``, ``Entry`` (``streams.router.state``): the state.
 - ``RouterEngine`` (``streams.router.engine``): inputs -> state -> ``Effects``; ``RouterPolicy``
   (``streams.router.policy``): its hyperparameters.
@@ -16,7 +17,7 @@ The Faust agents live in ``streams.router.agent`` (importing it registers them a
 ``streams.router.command_agent``); ``python -m streams.worker --agents router`` runs them alone.
 """
 
-from streams.router.canary import Canary, CanaryCounts, CanaryPolicy, Counts, TargetSlice, Verdict, decide
+from streams.router.canary import Canary, CanaryCounts, CanaryPolicy, Counts, Verdict, decide
 from streams.router.control import apply_command
 from streams.router.engine import RouterEngine
 from streams.router.gate import CommandGate
@@ -43,7 +44,6 @@ __all__ = [
     "RouterPolicy",
     "Staged",
     "StatusChange",
-    "TargetSlice",
     "Verdict",
     "allocate",
     "apply_command",

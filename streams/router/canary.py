@@ -29,6 +29,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from schemas.slices import Slice
 from streams.router.weights import Beta, probability_greater
 
 Action = Literal["hold", "ramp", "promote", "rollback", "reject"]
@@ -80,58 +81,6 @@ class Counts:
         return cls(*value) if value else cls()
 
 
-@dataclass(frozen=True)
-class Condition:
-    """One condition of a slice: ``low <= x < high`` on a number, or ``x == value`` on a category."""
-
-    feature: str
-    low: float | None = None
-    high: float | None = None
-    value: str | None = None
-
-    def matches(self, features: Mapping[str, float], attributes: Mapping[str, str]) -> bool:
-        if self.value is not None:
-            if self.feature in attributes:
-                return attributes[self.feature] == self.value
-            return self.feature in features and str(features[self.feature]) == self.value
-        x = features.get(self.feature)
-        if x is None:
-            return False
-        return (self.low is None or x >= self.low) and (self.high is None or x < self.high)
-
-
-@dataclass(frozen=True)
-class TargetSlice:
-    """A weak slice a candidate was made for: a conjunction of conditions.
-
-    >>> s = TargetSlice.from_record({"description": "age < 30 and north",
-    ...     "predicate": [{"feature": "age", "high": 30.0}, {"feature": "region", "value": "north"}]})
-    >>> s.matches({"age": 25.0}, {"region": "north"}), s.matches({"age": 35.0}, {"region": "north"})
-    (True, False)
-    """
-
-    description: str
-    conditions: tuple[Condition, ...]
-
-    def matches(self, features: Mapping[str, float], attributes: Mapping[str, str]) -> bool:
-        return all(c.matches(features, attributes) for c in self.conditions)
-
-    @classmethod
-    def from_record(cls, record: Mapping[str, Any]) -> TargetSlice:
-        conditions = tuple(
-            Condition(c["feature"], c.get("low"), c.get("high"), c.get("value")) for c in record["predicate"]
-        )
-        return cls(record.get("description") or " and ".join(c.feature for c in conditions), conditions)
-
-    def to_record(self) -> dict[str, Any]:
-        return {
-            "description": self.description,
-            "predicate": [
-                {"feature": c.feature, "low": c.low, "high": c.high, "value": c.value} for c in self.conditions
-            ],
-        }
-
-
 @dataclass
 class Canary:
     """What is being tried: ``version`` against ``baseline``, at ramp ``step`` since ``step_n`` samples."""
@@ -142,7 +91,7 @@ class Canary:
     started_ms: int = 0
     step: int = 0
     step_n: int = 0
-    slices: tuple[TargetSlice, ...] = ()
+    slices: tuple[Slice, ...] = ()
 
     def share(self, policy: CanaryPolicy) -> float:
         return policy.steps[min(self.step, len(policy.steps) - 1)]
@@ -167,7 +116,7 @@ class Canary:
             started_ms=value.get("started_ms", 0),
             step=value.get("step", 0),
             step_n=value.get("step_n", 0),
-            slices=tuple(TargetSlice.from_record(s) for s in value.get("slices", [])),
+            slices=tuple(Slice.from_record(s) for s in value.get("slices", [])),
         )
 
 
@@ -197,7 +146,7 @@ class CanaryCounts:
             return False
         overall.add(correct)
         for target in canary.slices:
-            if target.matches(features, attributes):
+            if target.contains(features, attributes):
                 per_slice.setdefault(target.description, Counts()).add(correct)
         return True
 

@@ -23,6 +23,7 @@ from datetime import datetime
 from typing import Any
 
 from infra.commands import millis
+from schemas.slices import Slice
 from streams.router.transitions import OWN_EVENTS, STATUSES
 from streams.validation import InvalidEvent
 
@@ -62,13 +63,20 @@ def snapshot(record: Mapping[str, Any], source: Source) -> tuple[str, bytes] | N
 
 
 def version(record: Mapping[str, Any], source: Source) -> tuple[str, bytes] | None:
-    """A ``model.versions`` event; its status must be one the router knows. The router's own are skipped."""
+    """A ``model.versions`` event; its status must be one the router knows and a candidate's target
+    slices must be slices (its canary counts on them). The router's own are skipped."""
     if str(record.get("event_id", "")).startswith(OWN_EVENTS):
         return None
+    what = f"{record['instance_id']} v{record['version']}"
     if record["status"] not in STATUSES:
-        what = f"{record['instance_id']} v{record['version']}"
         detail = f"status {record['status']!r} of {what} is not one of {sorted(STATUSES)}"
         raise InvalidEvent(reason="schema_violation", detail=detail)
+    if record["status"] == "candidate":
+        try:
+            for target in record.get("target_slices") or []:
+                Slice.from_record(target)
+        except ValueError as exc:
+            raise InvalidEvent(reason="schema_violation", detail=f"target slice of {what}: {exc}") from None
     body = {"k": "version", **{k: _plain(v) for k, v in record.items()}, "src": [f"m{source[0]}", source[1]]}
     return _route(record), _dump(body)
 

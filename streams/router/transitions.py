@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from streams.router.canary import Canary, CanaryCounts, CanaryPolicy, TargetSlice
+from schemas.slices import Slice
+from streams.router.canary import Canary, CanaryCounts, CanaryPolicy
 from streams.router.state import Candidate, InstanceEvidence, InstanceState, RouteState
 
 STATUSES = frozenset({"candidate", "promoted", "rejected", "rolled_back"})
@@ -116,7 +117,7 @@ def start_canary(
     if reason is not None:
         reject_candidate(state.route, name, inst, candidate, reason, now_ms, effects)
         return
-    slices = tuple(TargetSlice.from_record(s) for s in candidate.slices)
+    slices = tuple(Slice.from_record(s) for s in candidate.slices)
     inst.canary = Canary(candidate.version, inst.stable, candidate.parent, started_ms=now_ms, slices=slices)
     evidence.canary = CanaryCounts()
     on = f" targeting {', '.join(repr(s.description) for s in slices)}" if slices else ""

@@ -49,6 +49,7 @@ import torch
 
 from infra.registry.family import ModelFamily
 from infra.registry.registry import LoadedModel, ModelRegistry
+from schemas.slices import Slice, in_any
 from tests.bench.bootstrap import Estimate, PairedBootstrap
 from tests.workers import scenario
 from tests.workers.conftest import profile_change
@@ -65,7 +66,6 @@ from workers.generator.plugins import RoutePlugins
 from workers.generator.service import GeneratorService
 from workers.generator.trainer import GeneratorTrainer
 from workers.reservoir import RealRow, Split, usable
-from workers.slices import SlicePredicate, in_any
 
 WEAK, STRONG = "agrawal-a", "agrawal-b"
 NONE, REAL, UNTARGETED, REPLAY, INSITU, CEILING = (
@@ -195,7 +195,7 @@ def trial(world: World, seed: int, runtime: Runtime) -> dict[str, Outcome]:
         # the baselines through the fine-tune worker's own steps, with insitu's replay
         old = registry.load(WEAK, 1)
         split = finetune.reservoir.split(scenario.ROUTE, s.validation_share, s.gate_share)
-        slices = [SlicePredicate.from_avro(p) for p in batch["slices"]]
+        slices = [Slice.from_record(p) for p in batch["slices"]]
         budget = len(batch["rows"])
         cautious = Cautious(s, finetune.policy, runtime, old, split, slices, round(s.replay_ratio * budget))
 
@@ -231,7 +231,7 @@ class Cautious:
         runtime: Runtime,
         old: LoadedModel,
         split: Split,
-        slices: list[SlicePredicate],
+        slices: list[Slice],
         replay_rows: int,
     ) -> None:
         self.s, self.policy, self.runtime, self.old, self.split, self.slices = s, policy, runtime, old, split, slices
@@ -276,7 +276,7 @@ class Cautious:
 
 
 def real_slice_rows(
-    train: Sequence[RealRow], old: LoadedModel, slices: Sequence[SlicePredicate], budget: int
+    train: Sequence[RealRow], old: LoadedModel, slices: Sequence[Slice], budget: int
 ) -> tuple[TrainingData, list[data.Row]]:
     """Up to ``budget`` real rows inside the slices (those the old version gets wrong first), upweighted.
 

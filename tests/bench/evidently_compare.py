@@ -33,11 +33,12 @@ from typing import Any
 
 import numpy as np
 
+from schemas.slices import Slice
 from streams.drift import InstanceDrift
 from streams.metrics import VersionAggregate, compute
 from streams.metrics.aggregate import bucket_of
 from streams.metrics.confusion import Metrics
-from streams.profiling import Predicate, RouteProfiler
+from streams.profiling import RouteProfiler
 from tests.streams.profiling import simulate as sim
 
 ROUTE = "credit"
@@ -166,7 +167,7 @@ def insitu_profiles(log: Log) -> tuple[dict[str, list[dict[str, Any]]], float]:
 
 
 def box_overlap(slice_record: dict[str, Any], frame: Any, planted: np.ndarray) -> tuple[float, float]:
-    return sim.precision_recall(Predicate.from_records(slice_record["predicate"]).mask(frame), planted)
+    return sim.precision_recall(Slice.from_predicate(slice_record["predicate"]).mask(frame), planted)
 
 
 # --- Evidently ---------------------------------------------------------------------------------

@@ -109,7 +109,7 @@ def profile_change(instance: str, *, slice_record: dict[str, Any] | None = None,
         "slice": slice_record
         if slice_record is not None
         else {
-            **scenario.SLICE.to_avro(),
+            **scenario.SLICE.to_record(),
             "support": 600,
             "error": 0.56,
             "error_low": 0.52,

@@ -19,14 +19,14 @@ import torch
 from infra.app.loop import instances
 from infra.app.scenarios import agrawal
 from infra.registry.family import ModelFamily
+from schemas.slices import Slice
 from workers.models import TabularMLP
-from workers.slices import SlicePredicate
 
 ROUTE = "agrawal"
 LABELS = ("no", "yes")
 NUMERIC = ("salary", "commission", "age", "car", "hvalue", "hyears", "loan")
 CATEGORICAL = {"elevel": [str(i) for i in range(5)], "zipcode": [str(i) for i in range(9)]}
-SLICE = SlicePredicate.from_avro(
+SLICE = Slice.from_record(
     {"description": "age >= 60", "predicate": [{"feature": "age", "low": 60.0, "high": None, "value": None}]}
 )
 

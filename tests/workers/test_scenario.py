@@ -135,6 +135,6 @@ def batch_record(rows: list[dict[str, Any]], batch_id: str) -> dict[str, Any]:
         "acceptance_rate": 1.0,
         "dropped": 0,
         "quality": {},
-        "slices": [scenario.SLICE.to_avro()],
+        "slices": [scenario.SLICE.to_record()],
         "change_id": "",
     }

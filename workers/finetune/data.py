@@ -21,10 +21,10 @@ import torch
 
 from infra.registry.family import EncodingError, ModelFamily
 from infra.registry.registry import LoadedModel
+from schemas.slices import Condition, Slice, in_any
 from workers.finetune.train import TrainingData
 from workers.loop import Refused
 from workers.reservoir import RealRow, usable
-from workers.slices import Condition, SlicePredicate, in_any
 
 Row = tuple[Mapping[str, float], Mapping[str, str]]
 
@@ -63,7 +63,7 @@ def replay(
     rows: Sequence[RealRow],
     family: ModelFamily,
     old: LoadedModel,
-    slices: Sequence[SlicePredicate],
+    slices: Sequence[Slice],
     n: int,
     *,
     distill: float,
@@ -89,7 +89,7 @@ def anchors(
     rows: Sequence[Row],
     family: ModelFamily,
     old: LoadedModel,
-    slices: Sequence[SlicePredicate],
+    slices: Sequence[Slice],
     *,
     weight: float,
     rng: np.random.Generator,

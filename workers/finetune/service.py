@@ -20,6 +20,7 @@ import torch
 
 from infra.registry.registry import LoadedModel, ModelRegistry, RegistryError
 from infra.registry.versions import Status
+from schemas.slices import Slice, in_any
 from workers.config import WorkerSettings
 from workers.device import Runtime
 from workers.finetune import data
@@ -28,7 +29,6 @@ from workers.finetune.gate import GatePolicy, evaluate_gate
 from workers.finetune.train import TrainingData, fine_tune
 from workers.loop import Output, Refused
 from workers.reservoir import RealRow, Reservoir
-from workers.slices import SlicePredicate, in_any
 
 log = logging.getLogger(__name__)
 SOURCE = "workers.finetune"
@@ -96,7 +96,7 @@ class FineTuneService:
         return [("model.versions", self._attempt(batch, old, slices, now))]
 
     def _attempt(
-        self, batch: Mapping[str, Any], old: LoadedModel, slices: list[SlicePredicate], now: datetime
+        self, batch: Mapping[str, Any], old: LoadedModel, slices: list[Slice], now: datetime
     ) -> dict[str, Any]:
         s = self.settings
         instance, family = old.instance_id, old.family
@@ -170,7 +170,7 @@ class FineTuneService:
             extra={
                 "batch_id": batch["batch_id"],
                 "profile_version": batch["profile_version"],
-                "target_slices": [p.to_avro() for p in slices],
+                "target_slices": [p.to_record() for p in slices],
             },
         )
         log.info("%s v%d (from v%d): %s: %s", instance, meta.version, old.version, status, reason)
@@ -185,13 +185,13 @@ class FineTuneService:
             "reason": reason,
             "metrics": metrics,
             "weights_uri": self.registry.weights_uri(instance, meta.version),
-            "target_slices": [p.to_avro() for p in slices],
+            "target_slices": [p.to_record() for p in slices],
         }
 
 
-def _slices(batch: Mapping[str, Any]) -> list[SlicePredicate]:
+def _slices(batch: Mapping[str, Any]) -> list[Slice]:
     try:
-        return [SlicePredicate.from_avro(s) for s in batch.get("slices") or []]
+        return [Slice.from_record(s) for s in batch.get("slices") or []]
     except (ValueError, KeyError) as exc:
         raise Refused(reason="schema_violation", detail=f"batch {batch['batch_id']}: field 'slices': {exc}") from None
 

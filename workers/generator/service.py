@@ -20,6 +20,7 @@ import numpy as np
 
 from infra.registry.family import ModelFamily
 from infra.registry.registry import ModelRegistry, RegistryError
+from schemas.slices import Slice
 from workers.config import WorkerSettings
 from workers.device import Runtime
 from workers.generator import targeting
@@ -32,7 +33,6 @@ from workers.generator.teachers import WeakSlices, strong_peers
 from workers.generator.trainer import GeneratorTrainer
 from workers.loop import Output, Refused
 from workers.reservoir import RealRow, Reservoir, usable
-from workers.slices import SlicePredicate
 
 log = logging.getLogger(__name__)
 SOURCE = "workers.generator"
@@ -82,14 +82,14 @@ class GeneratorService:
                 reason="route_mismatch", detail=f"instance {instance!r} is on route {info.route!r}, not {route!r}"
             )
         try:
-            predicate = SlicePredicate.from_avro(slice_record) if slice_record is not None else None
+            predicate = Slice.from_record(slice_record) if slice_record is not None else None
         except (ValueError, KeyError) as exc:
             raise Refused(reason="schema_violation", detail=f"instance {instance!r}: field 'slice': {exc}") from None
         return [("synthetic.batches", self.batch(change, family, predicate))]
 
     # -- one batch ------------------------------------------------------------------------------
 
-    def batch(self, change: Mapping[str, Any], family: ModelFamily, predicate: SlicePredicate | None) -> dict[str, Any]:
+    def batch(self, change: Mapping[str, Any], family: ModelFamily, predicate: Slice | None) -> dict[str, Any]:
         s = self.settings
         instance, route = change["instance_id"], change["route"]
         rows = usable(self.reservoir.split(route, s.validation_share, s.gate_share).train, family)
@@ -250,13 +250,13 @@ class GeneratorService:
             "acceptance_rate": stats["accepted"] / stats["sampled"] if stats["sampled"] else 1.0,
             "dropped": resolution.dropped,
             "quality": quality,
-            "slices": [SlicePredicate.from_avro(predicate_record).to_avro()] if predicate_record else [],
+            "slices": [Slice.from_record(predicate_record).to_record()] if predicate_record else [],
             "change_id": change["change_id"],
         }
 
     # -- helpers -------------------------------------------------------------------------------
 
-    def _membership(self, route: str, predicate: SlicePredicate | None) -> targeting.Membership:
+    def _membership(self, route: str, predicate: Slice | None) -> targeting.Membership:
         controls = set(self.plugins.controls(route))
         if predicate is None:
             return lambda rows: np.ones(len(rows), dtype=bool)
@@ -275,7 +275,7 @@ class GeneratorService:
         return inside
 
     def _levels(
-        self, predicate: SlicePredicate | None, controls: Sequence[str], values: np.ndarray, focus: np.ndarray
+        self, predicate: Slice | None, controls: Sequence[str], values: np.ndarray, focus: np.ndarray
     ) -> list[tuple[float, float]]:
         """Per control: the slice's range when the profile names it, else the middle half of the focus rows."""
         levels = []
@@ -292,7 +292,7 @@ class GeneratorService:
     def _teachers(self, instance: str, route: str, slice_record: Mapping[str, Any] | None) -> list[TeacherSource]:
         """Peers strong on the slice (on everything, for a change without one), as label sources."""
         s = self.settings
-        predicate = SlicePredicate.from_avro(slice_record) if slice_record is not None else None
+        predicate = Slice.from_record(slice_record) if slice_record is not None else None
         peers = {i.instance_id: self.registry.promoted_version(i.instance_id) for i in self.registry.instances(route)}
         strong = strong_peers(
             instance,
@@ -335,11 +335,11 @@ def _spread(indices: list[int], n: int, rng: np.random.Generator) -> list[int]:
     return sorted(int(i) for i in rng.choice(indices, size=n, replace=False))
 
 
-def _projectable(predicate: SlicePredicate | None, controls: Sequence[str]) -> SlicePredicate | None:
+def _projectable(predicate: Slice | None, controls: Sequence[str]) -> Slice | None:
     if predicate is None:
         return None
     own = tuple(c for c in predicate.conditions if c.feature not in set(controls))
-    return SlicePredicate(own, predicate.description) if own else None
+    return Slice(own, predicate.description) if own else None
 
 
 def _numeric(rows: Sequence[Row], names: Sequence[str], mask: np.ndarray | None = None) -> np.ndarray:

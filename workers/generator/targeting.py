@@ -14,9 +14,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from schemas.slices import Slice
 from workers.generator.codec import Row
 from workers.generator.model import Sample, TabularGenerator
-from workers.slices import SlicePredicate
 
 FALLBACK_NONE, FALLBACK_ANCHORS, FALLBACK_PROJECTION = 0, 1, 2
 
@@ -78,7 +78,7 @@ def in_slice(
     min_acceptance: float,
     scale: float,
     rng: np.random.Generator,
-    projection: SlicePredicate | None = None,
+    projection: Slice | None = None,
 ) -> tuple[Sample, SliceReport]:
     """``n`` rows ``inside``; at most ``budget * n`` samples are drawn, then the rest is projected.
 
@@ -118,7 +118,7 @@ def in_slice(
     return result, SliceReport(sampled, accepted, projected, fallback)
 
 
-def project(gen: TabularGenerator, predicate: SlicePredicate, sample: Sample) -> Sample:
+def project(gen: TabularGenerator, predicate: Slice, sample: Sample) -> Sample:
     """The rows moved into ``predicate``: numeric values clipped into its ranges, required values set."""
     numeric = {c.name: c for c in gen.codec.numeric}
     rows: list[Row] = []

@@ -15,8 +15,8 @@ from typing import Any
 
 import numpy as np
 
+from schemas.slices import Slice
 from workers.reservoir import RealRow
-from workers.slices import SlicePredicate
 
 
 def wilson_low(successes: int, n: int, z: float = 1.6449) -> float:
@@ -38,7 +38,7 @@ class WeakSlices:
 
     >>> weak = WeakSlices()
     >>> s = {"description": "age >= 60", "predicate": [{"feature": "age", "low": 60.0}]}
-    >>> age = SlicePredicate.from_avro(s)
+    >>> age = Slice.from_record(s)
     >>> weak.update({"instance_id": "b", "kind": "slice_appeared", "slice": s}).weak_on("b", age)
     True
     >>> weak.update({"instance_id": "b", "kind": "slice_resolved", "slice": s}).weak_on("b", age)
@@ -46,12 +46,12 @@ class WeakSlices:
     """
 
     def __init__(self) -> None:
-        self._active: dict[str, dict[str, SlicePredicate]] = {}
+        self._active: dict[str, dict[str, Slice]] = {}
 
     def update(self, change: Mapping[str, Any]) -> WeakSlices:
         if change.get("slice") is None:
             return self
-        predicate = SlicePredicate.from_avro(change["slice"])
+        predicate = Slice.from_record(change["slice"])
         active = self._active.setdefault(change["instance_id"], {})
         if change["kind"] == "slice_resolved":
             active.pop(predicate.description, None)
@@ -59,7 +59,7 @@ class WeakSlices:
             active[predicate.description] = predicate
         return self
 
-    def weak_on(self, instance_id: str, predicate: SlicePredicate) -> bool:
+    def weak_on(self, instance_id: str, predicate: Slice) -> bool:
         return any(s.overlaps(predicate) for s in self._active.get(instance_id, {}).values())
 
 
@@ -80,7 +80,7 @@ def strong_peers(
     min_accuracy: float,
     min_support: int,
     weak: WeakSlices | None = None,
-    predicate: SlicePredicate | None = None,
+    predicate: Slice | None = None,
 ) -> list[PeerStrength]:
     """Peers of ``target`` (instances in ``current_versions``) strong on the rows ``inside`` the slice, best first."""
     mask = inside([r.row for r in rows]) if rows else np.zeros(0, dtype=bool)

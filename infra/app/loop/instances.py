@@ -30,7 +30,7 @@ def training_rows(scenario: Scenario, index: int) -> list[Labelled]:
     rows = scenario.dataset.draw(spec.train_rows, seed=spec.seed)
     if spec.barely_saw is None:
         return rows
-    region = spec.barely_saw.compile()
+    region = spec.barely_saw
     inside = [r for r in rows if region.contains(*r[0])]
     return [r for r in rows if not region.contains(*r[0])] + inside[: spec.keep]
 

@@ -44,8 +44,8 @@ class PhaseRows:
 
     def __init__(self, scenario: Scenario, phase: Phase, seed: int) -> None:
         self.scenario = scenario
-        self.exclude = phase.exclude.compile() if phase.exclude else None
-        self.focus = phase.oversample.compile() if phase.oversample else None
+        self.exclude = phase.exclude
+        self.focus = phase.oversample
         self.share = phase.share if self.focus is not None else 0.0
         self.rng = random.Random(seed)
         self.seed = seed

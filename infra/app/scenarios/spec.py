@@ -1,4 +1,4 @@
-"""The shape of a scenario file, validated with pydantic; predicates use the profiles' slice format.
+"""The shape of a scenario file, validated with pydantic; regions are slices in the profiles' format.
 
 >>> s = load_scenario("agrawal")
 >>> s.route, [i.id for i in s.instances], [p.name for p in s.phases][:1]
@@ -11,12 +11,21 @@ import json
 import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    PlainValidator,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from infra.imports import import_callable
-from workers.slices import SlicePredicate
+from schemas.slices import Slice
 
 HERE = Path(__file__).parent
 Row = tuple[dict[str, float], dict[str, str]]
@@ -42,22 +51,29 @@ def resolve(path: str) -> Callable[..., Any]:
         raise ValueError(str(exc)) from exc
 
 
-class Predicate(_Frozen):
-    """A slice predicate in the profiles' format: conditions that all hold."""
+def _region(value: Any) -> Slice:
+    """A scenario region: a ``{"description", "predicate"}`` slice record whose conditions each bound something."""
+    if isinstance(value, Slice):
+        return value
+    if not (
+        isinstance(value, dict) and set(value) == {"description", "predicate"} and isinstance(value["description"], str)
+    ):
+        msg = f'a region is {{"description": "...", "predicate": [conditions]}}, got {value!r}'
+        raise ValueError(msg)
+    try:
+        region = Slice.from_record(value)
+    except (KeyError, TypeError) as exc:
+        msg = f"predicate {value['description']!r}: a condition is not {{feature, low, high, value}}: {exc!r}"
+        raise ValueError(msg) from None
+    for condition in region.conditions:
+        if condition.low is None and condition.high is None and condition.value is None:
+            msg = f"predicate {region.description!r}: condition on {condition.feature!r} has no low, high or value"
+            raise ValueError(msg)
+    return region
 
-    description: str
-    predicate: list[dict[str, Any]]
 
-    def compile(self) -> SlicePredicate:
-        return SlicePredicate.from_avro(self.model_dump())
-
-    @model_validator(mode="after")
-    def _valid(self) -> Predicate:
-        for condition in self.compile().conditions:
-            if condition.low is None and condition.high is None and condition.value is None:
-                msg = f"predicate {self.description!r}: condition on {condition.feature!r} has no low, high or value"
-                raise ValueError(msg)
-        return self
+Region = Annotated[Slice, PlainValidator(_region), PlainSerializer(Slice.to_record)]
+"""A ``Slice`` field of a scenario, read from and written as its record."""
 
 
 class Dataset(_Frozen):
@@ -90,7 +106,7 @@ class InstanceSpec(_Frozen):
     id: str
     train_rows: int = Field(8000, ge=100)
     seed: int = 0
-    barely_saw: Predicate | None = None
+    barely_saw: Region | None = None
     keep: int = Field(10, ge=0)
 
 
@@ -99,8 +115,8 @@ class Phase(_Frozen):
 
     name: str
     duration_s: float = Field(gt=0)
-    exclude: Predicate | None = None
-    oversample: Predicate | None = None
+    exclude: Region | None = None
+    oversample: Region | None = None
     share: float = Field(0.0, ge=0, lt=1, description="share of requests drawn inside ``oversample``")
 
 
@@ -109,7 +125,7 @@ class Weakness(_Frozen):
 
     instance: str
     phase: str
-    slice: Predicate
+    slice: Region
 
 
 class Traffic(_Frozen):
@@ -156,7 +172,7 @@ class Scenario(_Frozen):
         for region in regions:
             if region is None:
                 continue
-            unknown = set(region.compile().features) - known
+            unknown = set(region.features) - known
             if unknown:
                 msg = f"predicate {region.description!r} names {sorted(unknown)}, not features of the dataset"
                 raise ValueError(msg)

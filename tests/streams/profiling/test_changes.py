@@ -8,14 +8,14 @@ import numpy as np
 import pytest
 
 from schemas import Serde
-from streams.profiling.changes import ChangeDetector, predicate_overlap
-from streams.profiling.predicate import Condition, Predicate
+from schemas.slices import Condition, Slice
+from streams.profiling.changes import ChangeDetector, containment, jaccard, predicate_overlap
 from tests.streams.profiling import simulate as sim
 
 
-def slice_record(predicate: Predicate, **extra) -> dict:
+def slice_record(predicate: Slice, **extra) -> dict:
     return {
-        "predicate": predicate.to_records(),
+        "predicate": predicate.to_predicate(),
         "description": predicate.describe(),
         "support": 100,
         "error": 0.8,
@@ -27,8 +27,8 @@ def slice_record(predicate: Predicate, **extra) -> dict:
     } | extra
 
 
-def box(age_low: float = 25.0, age_high: float = 45.0, income: float = 100_000.0) -> Predicate:
-    return Predicate.of([Condition("age", age_low, age_high), Condition("income", low=income)])
+def box(age_low: float = 25.0, age_high: float = 45.0, income: float = 100_000.0) -> Slice:
+    return Slice.of([Condition("age", age_low, age_high), Condition("income", low=income)])
 
 
 def profile(
@@ -81,7 +81,7 @@ def test_a_slice_seen_once_never_appears_and_flapping_does_not_resolve(frame):
 def test_different_regions_are_different_slices(frame):
     detector = ChangeDetector(appear_after=1)
     first = detector.update(profile(1, [slice_record(box())]), frame=frame)
-    other = Predicate.of([Condition("age", low=60.0), Condition("region", value="east")])
+    other = Slice.of([Condition("age", low=60.0), Condition("region", value="east")])
     second = detector.update(profile(2, [slice_record(box()), slice_record(other)]), frame=frame)
     assert kinds(first) == ["slice_appeared"] and kinds(second) == ["slice_appeared"]
     assert second[0]["slice"]["description"] == other.describe()
@@ -90,7 +90,7 @@ def test_different_regions_are_different_slices(frame):
 def test_geometric_matching_without_a_frame():
     assert predicate_overlap(box(), box(25.5, 44.0, 98_000.0)) > 0.8
     assert predicate_overlap(box(), box(50.0, 70.0)) == 0.0
-    assert predicate_overlap(box(), Predicate.of([Condition("age", 25.0, 45.0)])) == 0.0
+    assert predicate_overlap(box(), Slice.of([Condition("age", 25.0, 45.0)])) == 0.0
     detector = ChangeDetector()
     out = [kinds(detector.update(profile(v, [slice_record(box(25 + v / 10))]))) for v in range(1, 6)]
     assert out == [[], ["slice_appeared"], [], [], []]
@@ -133,9 +133,15 @@ def test_changes_are_schema_valid_with_stable_ids_and_state_round_trips(frame):
 
 def test_a_part_of_a_tracked_slice_is_the_same_slice(frame):
     detector = ChangeDetector()
-    part = Predicate.of(
-        [Condition("age", 30.0, 40.0), Condition("income", low=120_000.0)]
-    )  # inside box(), Jaccard < 0.5
+    part = Slice.of([Condition("age", 30.0, 40.0), Condition("income", low=120_000.0)])  # inside box(), Jaccard < 0.5
     sequence = [box(), box(), part, box(), part, box()]
     out = [kinds(detector.update(profile(v, [slice_record(p)]), frame=frame)) for v, p in enumerate(sequence, 1)]
     assert out == [[], ["slice_appeared"], [], [], [], []]
+
+
+def test_jaccard():
+    a = np.array([True, True, False, False])
+    b = np.array([False, True, True, False])
+    assert jaccard(a, b) == 1 / 3 and jaccard(a, a) == 1.0 and jaccard(~(a | b), np.zeros(4, bool)) == 0.0
+    assert jaccard(np.zeros(2, bool), np.zeros(2, bool)) == 0.0
+    assert containment(a, a & b) == 1.0 and containment(a, np.zeros(4, bool)) == 0.0

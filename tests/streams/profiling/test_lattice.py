@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from schemas.slices import Slice
 from streams.profiling.lattice import basic_slices, enumerate_slices, score_upper_bound, sliceline_score
-from streams.profiling.predicate import Predicate
 from tests.streams.profiling import simulate as sim
 
 
@@ -37,7 +37,7 @@ def test_counts_equal_brute_force_on_the_rows_given():
     assert levels == {1, 2, 3}
     assert len(set(cands.members)) == len(cands.members)
     for members, support, errors in zip(cands.members, cands.support, cands.errors, strict=True):
-        predicate = Predicate.of(basics.conditions[j] for j in members)
+        predicate = Slice.of(basics.conditions[j] for j in members)
         assert len(predicate) == len(members)  # one condition per feature
         mask = predicate.mask(frame) & rows
         assert (support, errors) == (mask.sum(), wrong[mask].sum())

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import numpy as np
 
+from schemas.slices import Condition, Slice
 from streams.profiling.peers import compare_with_peers
-from streams.profiling.predicate import Condition, Predicate
 from streams.profiling.slices import FoundSlice
 from streams.profiling.window import Frame
 
 
 def found(feature: str, support: int, errors: int, score: float) -> FoundSlice:
-    return FoundSlice(Predicate.of([Condition(feature, low=0.5)]), support, errors, errors / support, 0, 0, 0, score, 0)
+    return FoundSlice(Slice.of([Condition(feature, low=0.5)]), support, errors, errors / support, 0, 0, 0, score, 0)
 
 
 def with_wilson(s: FoundSlice) -> FoundSlice:

@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 
 from schemas import Serde
+from schemas.slices import Slice
 from streams.profiling.monitor import ProfilerConfig, RouteProfiler
-from streams.profiling.predicate import Predicate
 from tests.streams.profiling import simulate as sim
 
 ROUND = 250
@@ -47,7 +47,7 @@ def uniform():
 
 
 def coverage(slice_record: dict, frame, region: np.ndarray) -> tuple[float, float]:
-    return sim.precision_recall(Predicate.from_records(slice_record["predicate"]).mask(frame), region)
+    return sim.precision_recall(Slice.from_predicate(slice_record["predicate"]).mask(frame), region)
 
 
 def test_planted_weakness_is_the_top_slice_within_2000_events_and_announced_once(uniform):

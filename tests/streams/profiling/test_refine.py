@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from streams.profiling.predicate import Condition, Predicate
+from schemas.slices import Condition, Slice
 from streams.profiling.refine import best_interval, nice_step, refine
 from tests.streams.profiling import simulate as sim
 
@@ -29,7 +29,7 @@ def test_refine_moves_coarse_bins_to_the_planted_box_and_drops_noise():
     frame, age, income, region = sim.uniform_frame(rng, 3000)
     wrong = rng.random(3000) < np.where(sim.planted_box(age, income, region), 0.8, 0.05)
     frame = type(frame)(frame.numeric, frame.categorical, frame.labels, frame.predictions, ~wrong, frame.ts)
-    coarse = Predicate.of(
+    coarse = Slice.of(
         [Condition("age", 33.0, 40.0), Condition("income", low=150_000.0), Condition("region", value="north")]
     )
     refined = refine(coarse, frame, np.ones(3000, bool))

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 import numpy as np
 import pytest
 
+from schemas.slices import Columns, Condition, Slice
 from streams.profiling.window import EventWindow, Frame, RouteWindows
 
 
@@ -88,3 +89,18 @@ def test_route_keeps_at_most_max_versions_per_instance():
 
 def test_concat_of_nothing_is_empty():
     assert len(Frame.concat([])) == 0
+
+
+def test_a_frame_is_the_columns_a_slice_masks():
+    window = EventWindow()
+    rows = [({"n": 3.0, "x": 1.0}, {"c": "u"}), ({"n": 2.5}, {}), ({"x": float("nan")}, {"n": "3"}), ({}, {"c": "v"})]
+    for features, attributes in rows:
+        window.add(features, attributes, label="a", prediction="a", ts=0)
+    frame = window.frame()
+    assert isinstance(frame, Columns)
+    for s in (
+        Slice.of([Condition("n", value="3")]),
+        Slice.of([Condition("n", value="2.5"), Condition("c", value="u")]),
+        Slice.of([Condition("x", low=0.0)]),
+    ):
+        assert s.mask(frame).tolist() == [s.contains(f, a) for f, a in rows]

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import numpy as np
 import pytest
 
-from streams.profiling.predicate import Predicate
+from schemas.slices import Slice
 from tests.streams.profiling import simulate as sim
 from tests.streams.test_worker import Sender
 from tests.streams.worker_process import WorkerProcess, read_topic, worker_env
@@ -58,7 +58,7 @@ def test_a_planted_weakness_becomes_the_weak_instance_top_slice(kafka_topics, tm
     top = latest["slices"][0]
     frame, age, income, region = sim.uniform_frame(np.random.default_rng(99), 20_000)
     precision, recall = sim.precision_recall(
-        Predicate.from_records(top["predicate"]).mask(frame), sim.planted_box(age, income, region)
+        Slice.from_predicate(top["predicate"]).mask(frame), sim.planted_box(age, income, region)
     )
     assert precision >= 0.8 and recall >= 0.8, top["description"]
     assert not top["hard_for_all"] and top["peer_error"] is not None and top["peer_error"] < top["error"]

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from streams.router.canary import Canary, CanaryCounts, CanaryPolicy, Counts, TargetSlice, decide
+from schemas.slices import Slice
+from streams.router.canary import Canary, CanaryCounts, CanaryPolicy, Counts, decide
 
 POLICY = CanaryPolicy(draws=8000)
-SLICE = TargetSlice.from_record({"description": "young", "predicate": [{"feature": "age", "high": 30.0}]})
+SLICE = Slice.from_record({"description": "young", "predicate": [{"feature": "age", "high": 30.0}]})
 
 
 def counts(candidate, baseline, slice_candidate=None, slice_baseline=None):
@@ -75,16 +76,16 @@ def test_undecided_after_max_samples_is_rejected():
 
 @pytest.mark.parametrize(
     ("features", "attributes", "expected"),
-    [({"age": 25.0}, {}, True), ({"age": 30.0}, {}, False), ({}, {}, False), ({"age": -1.0}, {"age": "x"}, True)],
+    [({"age": 25.0}, {}, True), ({"age": 30.0}, {}, False), ({}, {}, False), ({"age": -1.0}, {"age": "x"}, False)],
 )
 def test_slice_conditions(features, attributes, expected):
-    assert SLICE.matches(features, attributes) is expected
+    assert SLICE.contains(features, attributes) is expected
 
 
 def test_categorical_condition_reads_attributes_then_features():
-    target = TargetSlice.from_record({"description": "", "predicate": [{"feature": "region", "value": "north"}]})
-    assert target.matches({}, {"region": "north"}) and not target.matches({}, {"region": "south"})
-    assert target.description == "region"
+    target = Slice.from_record({"description": "", "predicate": [{"feature": "region", "value": "north"}]})
+    assert target.contains({}, {"region": "north"}) and not target.contains({}, {"region": "south"})
+    assert target.description == "region == north"
 
 
 def test_observe_counts_candidate_baseline_and_slices_only():

@@ -49,6 +49,13 @@ def test_bad_inputs():
     assert body["ts"] == 1767225600000 and body["src"] == ["m4", 12]
 
 
+def test_a_candidate_whose_target_slice_is_no_slice_is_refused():
+    nan = {"description": "young", "predicate": [{"feature": "age", "low": float("nan"), "high": 30.0}]}
+    candidate = {"status": "candidate", "instance_id": "a", "version": 2, "route": "r", "target_slices": [nan]}
+    with pytest.raises(InvalidEvent, match="target slice of a v2: slice 'young': a bound of 'age' is NaN"):
+        envelope.version(candidate, (0, 1))
+
+
 def test_the_routers_own_version_events_are_not_read_back():
     own = {"event_id": "router-credit-a-v2-promoted-1", "status": "promoted", "instance_id": "a", "version": 2}
     assert envelope.version({**own, "route": "credit"}, (0, 1)) is None

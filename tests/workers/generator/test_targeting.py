@@ -5,16 +5,16 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from schemas.slices import Slice
 from tests.workers.generator import toy
 from workers.generator import targeting
-from workers.slices import SlicePredicate
 
 
-def predicate(low: float, colour: str | None = None) -> SlicePredicate:
+def predicate(low: float, colour: str | None = None) -> Slice:
     conditions = [{"feature": "x", "low": low, "high": None, "value": None}]
     if colour is not None:
         conditions.append({"feature": "colour", "low": None, "high": None, "value": colour})
-    return SlicePredicate.from_avro({"description": f"x >= {low}", "predicate": conditions})
+    return Slice.from_record({"description": f"x >= {low}", "predicate": conditions})
 
 
 @pytest.fixture(scope="module")

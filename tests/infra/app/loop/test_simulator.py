@@ -35,7 +35,7 @@ def small_scenario():
 
 def test_instances_barely_see_their_region():
     scenario = small_scenario()
-    region = scenario.instances[0].barely_saw.compile()
+    region = scenario.instances[0].barely_saw
     rows = training_rows(scenario, 0)
     assert sum(region.contains(*r) for r, _ in rows) == scenario.instances[0].keep
     assert len(training_rows(scenario, 1)) < scenario.instances[1].train_rows
@@ -69,7 +69,7 @@ def test_deployed_instances_serve_simulated_traffic_and_labels_follow(kafka_topi
     assert {e["request_id"] for e in inferences} == {f["request_id"] for f in labels}
     assert len(inferences) == stats.requests
 
-    young = scenario.phases[0].exclude.compile()
+    young = scenario.phases[0].exclude
     drift_began = simulator.phase_started["drift"]
     before = [e for e in inferences if e["ts"].timestamp() < drift_began - 0.05]
     after = [e for e in inferences if e["ts"].timestamp() > drift_began + 0.05]
