@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -139,6 +140,15 @@ class Settings(BaseSettings):
     def topic(self, name: str) -> str:
         """The physical topic name of a catalog topic."""
         return f"{self.topic_prefix}{name}"
+
+    def group(self, component: str) -> str:
+        """``insitu-<component>``, plus the topic prefix: each deployment on a cluster has groups of its own.
+
+        >>> Settings(topic_prefix="t1.").group("sink"), Settings().group("streams")
+        ('insitu-sink-t1', 'insitu-streams')
+        """
+        suffix = re.sub(r"[^A-Za-z0-9_-]+", "-", self.topic_prefix).strip("-")
+        return f"insitu-{component}-{suffix}" if suffix else f"insitu-{component}"
 
     @property
     def jars_dir(self) -> Path:

@@ -134,13 +134,21 @@ class TopicReader:
         return self._offsets(OffsetSpec.latest(), timeout)
 
     def _offsets(self, spec: OffsetSpec, timeout: float) -> dict[tuple[str, int], int]:
+        """One ListOffsets request for every partition, asked again while a new topic's leaders are elected."""
         if self._admin is None:
             self._admin = admin(self.settings)
         query = {TopicPartition(tp.topic, tp.partition): spec for tp in self._partitions}
-        answers = self._admin.list_offsets(
-            query, isolation_level=IsolationLevel.READ_COMMITTED, request_timeout=timeout
-        )
-        return {(tp.topic, tp.partition): future.result().offset for tp, future in answers.items()}
+        deadline = time.monotonic() + timeout
+        while True:
+            answers = self._admin.list_offsets(
+                query, isolation_level=IsolationLevel.READ_COMMITTED, request_timeout=timeout
+            )
+            try:
+                return {(tp.topic, tp.partition): f.result(timeout).offset for tp, f in answers.items()}
+            except KafkaException as exc:  # e.g. NOT_LEADER_FOR_PARTITION right after the topic was made
+                if exc.args[0].fatal() or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
 
     def reached(self, ends: dict[tuple[str, int], int]) -> bool:
         """Whether every partition was read up to ``ends`` (a partition with nothing to read counts)."""

@@ -150,5 +150,4 @@ class StreamSettings(Settings):
     @property
     def app_id(self) -> str:
         """Faust app id (= consumer group and changelog topic prefix), distinct per topic prefix."""
-        suffix = re.sub(r"[^A-Za-z0-9_-]+", "-", self.topic_prefix).strip("-")
-        return f"insitu-streams-{suffix}" if suffix else "insitu-streams"
+        return self.group("streams")

@@ -11,5 +11,5 @@ Public names (import them from their modules):
 - ``workers.finetune``: ``FineTuneWorker``, ``FineTuneService``, ``fine_tune``, ``evaluate_gate``.
 - ``workers.loop``: ``WorkerLoop`` (the thin Kafka loop), ``Refused``; ``workers.tail``: ``TailReader``;
   ``workers.process``: ``ServiceWorker`` (a service fed by the tail of ``joined.events``, one input topic).
-- ``workers.cli``: ``add_commands`` (``insitu registry|generator|finetune``).
+- ``workers.run``: ``run`` / ``main`` (``python -m workers.generator``, ``python -m workers.finetune``).
 """

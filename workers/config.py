@@ -231,8 +231,7 @@ class WorkerSettings(Settings):
         configured = {"generator": self.generator_group_id, "finetune": self.finetune_group_id}.get(worker)
         if configured:
             return configured
-        suffix = re.sub(r"[^A-Za-z0-9_-]+", "-", self.topic_prefix).strip("-")
-        return f"insitu-{worker}-{suffix}" if suffix else f"insitu-{worker}"
+        return self.group(worker)
 
 
 def worker_settings(settings: Settings, **overrides: object) -> WorkerSettings:

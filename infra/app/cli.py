@@ -279,7 +279,7 @@ def build_parser() -> argparse.ArgumentParser:
     from infra.app.command_cli import add_commands as add_operator_commands
 
     add_operator_commands(sub)
-    from workers.cli import add_commands as add_worker_commands
+    from infra.app.worker_cli import add_commands as add_worker_commands
 
     add_worker_commands(sub)
     sub.add_parser("config", help="print the configuration, secrets redacted").set_defaults(handler=config)

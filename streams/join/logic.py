@@ -16,7 +16,7 @@ to a transaction that did not commit. Timestamps inside the state are epoch mill
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 State = dict[str, Any]
@@ -36,10 +36,6 @@ class Outcome:
 
 def to_millis(value: datetime | int) -> int:
     return value if isinstance(value, int) else int(value.timestamp() * 1000)
-
-
-def from_millis(value: int) -> datetime:
-    return datetime.fromtimestamp(value / 1000, tz=UTC)
 
 
 def on_inference(

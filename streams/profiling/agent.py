@@ -40,10 +40,10 @@ class Profilers:
         self.drift: dict[tuple[str, int], InstanceDrift] = {}
         self._versions: dict[str, int] | None = None
 
-    def route(self, route: str) -> RouteProfiler:
+    async def route(self, route: str) -> RouteProfiler:
         if route not in self.routes:
             profiler = RouteProfiler(route, ProfilerConfig())
-            for instance_id, version in self.latest_versions().items():
+            for instance_id, version in (await self.latest_versions()).items():
                 profiler.restore_version(instance_id, version)
             self.routes[route] = profiler
         return self.routes[route]
@@ -51,9 +51,9 @@ class Profilers:
     def detector(self, instance_id: str, version: int) -> InstanceDrift:
         return self.drift.setdefault((instance_id, version), InstanceDrift())
 
-    def latest_versions(self) -> dict[str, int]:
-        if self._versions is None:
-            self._versions = read_profile_versions()
+    async def latest_versions(self) -> dict[str, int]:
+        if self._versions is None:  # a blocking read of Kafka: off the event loop, which must keep heartbeating
+            self._versions = await asyncio.get_running_loop().run_in_executor(None, read_profile_versions)
         return self._versions
 
 
@@ -98,7 +98,7 @@ async def handle(message: Message) -> None:
 
 
 async def observe(record: dict[str, Any]) -> None:
-    profiler = profilers.route(record["route"])
+    profiler = await profilers.route(record["route"])
     instance_id, version = record["instance_id"], record["model_version"]
     fired = profilers.detector(instance_id, version).update(record["correct"], record["features"])
     if fired:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import re
-
 from pydantic import Field
 
 from infra.config import Settings
@@ -47,5 +45,4 @@ class SinkSettings(Settings):
         """The consumer group: ``INSITU_SINK_GROUP_ID``, else one per topic prefix (isolated deployments)."""
         if self.sink_group_id:
             return self.sink_group_id
-        suffix = re.sub(r"[^A-Za-z0-9_-]+", "-", self.topic_prefix).strip("-")
-        return f"insitu-sink-{suffix}" if suffix else "insitu-sink"
+        return self.group("sink")

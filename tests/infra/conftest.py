@@ -24,13 +24,19 @@ def analytics_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
 
 
 @pytest.fixture
-def analytics(analytics_settings: Settings) -> Iterator[Client]:
-    """A client on a fresh, migrated database of this test's own, dropped afterwards."""
+def clickhouse(analytics_settings: Settings) -> Iterator[Client]:
+    """A client on a fresh, empty database of this test's own, dropped afterwards."""
     database = f"test_{uuid.uuid4().hex[:12]}"
     client = connect(analytics_settings, database=database)
     try:
-        migrate(client)
         yield client
     finally:
         client.command(f"DROP DATABASE IF EXISTS {database}")
         client.close()
+
+
+@pytest.fixture
+def analytics(clickhouse: Client) -> Client:
+    """``clickhouse``, migrated."""
+    migrate(clickhouse)
+    return clickhouse

@@ -9,8 +9,6 @@ from __future__ import annotations
 import json
 import shutil
 import traceback
-import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -33,28 +31,19 @@ TABLES = {
 TS = datetime(2024, 5, 1, 12, 0, 0, 123000, tzinfo=UTC)
 
 
-@pytest.fixture(scope="module")
-def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
-    """One data directory for the whole module: chDB cannot switch paths while a client is open."""
-    return Settings(data_dir=tmp_path_factory.mktemp("clickhouse"))
+@pytest.fixture
+def settings(analytics_settings: Settings) -> Settings:
+    return analytics_settings
 
 
 @pytest.fixture
-def client(settings: Settings) -> Iterator[Client]:
-    """A client on a fresh, empty database of this test's own, dropped afterwards."""
-    database = f"test_{uuid.uuid4().hex[:12]}"
-    client = connect(settings, database=database)
-    try:
-        yield client
-    finally:
-        client.command(f"DROP DATABASE IF EXISTS {database}")
-        client.close()
+def client(clickhouse: Client) -> Client:
+    return clickhouse
 
 
 @pytest.fixture
-def schema(client: Client) -> Client:
-    migrate(client)
-    return client
+def schema(analytics: Client) -> Client:
+    return analytics
 
 
 def tables(client: Client) -> set[str]:

@@ -2,7 +2,7 @@
 
 import sys
 
-from workers.cli import main
+from workers.run import main
 
 if __name__ == "__main__":
     sys.exit(main("generator"))

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
 from infra.config import Settings
 from workers.config import WorkerSettings, worker_settings
+from workers.run import run
 
 
 def registry_add(args: argparse.Namespace, settings: Settings) -> int:
@@ -84,29 +84,15 @@ def registry_show(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def generator_run(args: argparse.Namespace, settings: Settings) -> int:
-    from workers.generator.worker import GeneratorWorker
-
-    return _run(GeneratorWorker(_worker_settings(settings)))
+    return run("generator", _worker_settings(settings))
 
 
 def finetune_run(args: argparse.Namespace, settings: Settings) -> int:
-    from workers.finetune.worker import FineTuneWorker
-
-    return _run(FineTuneWorker(_worker_settings(settings)))
+    return run("finetune", _worker_settings(settings))
 
 
 def _worker_settings(settings: Settings) -> WorkerSettings:
     return settings if isinstance(settings, WorkerSettings) else worker_settings(settings)
-
-
-def _run(worker: Any) -> int:
-    """Run a worker until SIGTERM or SIGINT; it finishes the message in hand, commits and exits."""
-    from infra.process import configure_logging, ensure_topics, stop_on_signals
-
-    configure_logging("info")
-    ensure_topics(worker.settings)  # subscribing to a missing topic would wait
-    stop_on_signals(worker.stop)
-    return int(worker.run())
 
 
 def add_commands(subparsers: Any) -> None:
@@ -139,16 +125,3 @@ def add_commands(subparsers: Any) -> None:
     finetune.add_subparsers(dest="action", required=True).add_parser(
         "run", help="consume synthetic.batches, produce model.versions"
     ).set_defaults(handler=finetune_run)
-
-
-def main(kind: str) -> int:
-    """``python -m workers.generator`` / ``python -m workers.finetune``."""
-    from pydantic import ValidationError
-
-    try:
-        settings = WorkerSettings()
-    except ValidationError as exc:
-        print(f"workers.{kind}: invalid configuration:\n{exc}", file=sys.stderr)
-        return 2
-    handler = generator_run if kind == "generator" else finetune_run
-    return handler(argparse.Namespace(), settings)
