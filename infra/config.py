@@ -141,6 +141,19 @@ class Settings(BaseSettings):
         """The physical topic name of a catalog topic."""
         return f"{self.topic_prefix}{name}"
 
+    def environment(self) -> dict[str, str]:
+        """``INSITU_*`` variables that give a child process the same broker, topics and data dir.
+
+        >>> Settings(topic_prefix="t1.", kafka_bootstrap="k:9092").environment()["INSITU_TOPIC_PREFIX"]
+        't1.'
+        """
+        return {
+            "INSITU_KAFKA_BOOTSTRAP": self.kafka_bootstrap or "",
+            "INSITU_TOPIC_PREFIX": self.topic_prefix,
+            "INSITU_TOPIC_PARTITIONS": str(self.topic_partitions),
+            "INSITU_DATA_DIR": str(self.data_dir),
+        }
+
     def group(self, component: str) -> str:
         """``insitu-<component>``, plus the topic prefix: each deployment on a cluster has groups of its own.
 

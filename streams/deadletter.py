@@ -16,7 +16,7 @@ from aiokafka.errors import MessageSizeTooLargeError
 from faust.exceptions import ProducerSendError
 
 from schemas import Rejected, Serde
-from schemas.deadletters import dead_letter, rejected
+from schemas.deadletters import rejected
 from streams.app import settings
 from streams.topology import deadletter
 
@@ -74,32 +74,6 @@ class DeadLetters:
                 offset=message.offset,
                 key=message.key,
                 value=message.value,
-                source=self.source,
-                max_bytes=settings.dead_letter_max_bytes,
-            )
-        )
-
-    async def letter(
-        self,
-        *,
-        topic: str,
-        partition: int,
-        offset: int,
-        key: bytes | None,
-        value: bytes | None,
-        reason: str,
-        detail: str,
-    ) -> None:
-        """Send a dead letter built here (e.g. an orphan label whose original bytes the join kept)."""
-        await self.send(
-            dead_letter(
-                topic=topic,
-                partition=partition,
-                offset=offset,
-                key=key,
-                value=value,
-                reason=reason,
-                detail=detail,
                 source=self.source,
                 max_bytes=settings.dead_letter_max_bytes,
             )

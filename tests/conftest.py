@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import os
 import socket
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from confluent_kafka import Consumer, Message
 
 from infra.broker import EmbeddedBroker
 from infra.config import Settings
@@ -31,6 +33,21 @@ def free_port_pair() -> int:
             return port
     msg = "no free port pair found"
     raise RuntimeError(msg)
+
+
+def first_message(bootstrap: str, topic: str, group: str, timeout: float = 60.0) -> Message | None:
+    """The first message a plain subscribed consumer reads from ``topic`` within ``timeout`` seconds."""
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": group, "auto.offset.reset": "earliest"})
+    consumer.subscribe([topic])
+    try:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            message = consumer.poll(1.0)
+            if message is not None and message.error() is None:
+                return message
+        return None
+    finally:
+        consumer.close()
 
 
 @pytest.fixture(scope="session")

@@ -9,9 +9,9 @@ import logging
 import time
 from typing import Any
 
-from schemas import Serde
+from schemas import Rejected, Serde
 from streams.app import app, settings
-from streams.continuity import Continuity
+from streams.continuity import Continuity, Record
 from streams.deadletter import DeadLetters, Message, check_record, send
 from streams.join.logic import Outcome, on_expiry, on_feedback, on_inference
 from streams.routes import RouteCatalog
@@ -141,15 +141,9 @@ async def apply(request_id: str, partition: int, outcome: Outcome) -> None:
     if outcome.orphan is not None:
         raw = outcome.orphan.get("raw", {})
         ttl_s = TTL_MS / 1000
-        await dead_letters.letter(
-            topic=FEEDBACK,
-            partition=partition,
-            offset=raw.get("offset", -1),
-            key=_unb64(raw.get("key")),
-            value=_unb64(raw.get("value")),
-            reason="orphan_feedback",
-            detail=f"feedback for request {request_id} had no inference within {ttl_s:g}s",
-        )
+        label = Record(FEEDBACK, partition, raw.get("offset", -1), _unb64(raw.get("key")), _unb64(raw.get("value")))
+        detail = f"feedback for request {request_id} had no inference within {ttl_s:g}s"
+        await dead_letters.reject(label, Rejected(detail, reason="orphan_feedback"))
 
 
 async def expire(partition: int, now_ms: int) -> None:

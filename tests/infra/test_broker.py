@@ -5,13 +5,13 @@ from __future__ import annotations
 import socket
 
 import pytest
-from confluent_kafka import Consumer, Producer
+from confluent_kafka import Producer
 
 from infra.broker import BrokerError, EmbeddedBroker
 from infra.config import Settings
 from infra.kafka_clients import NoBrokerError, admin, bootstrap_servers
 from infra.topics import create_topics
-from tests.conftest import free_port_pair
+from tests.conftest import first_message, free_port_pair
 
 
 def test_a_broker_formats_once_and_keeps_its_data_across_restarts(tmp_path):
@@ -35,14 +35,7 @@ def test_a_broker_formats_once_and_keeps_its_data_across_restarts(tmp_path):
 
     broker.start(timeout=120)
     try:
-        consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "restart", "auto.offset.reset": "earliest"})
-        consumer.subscribe(["feedback.events"])
-        message = None
-        for _ in range(60):
-            message = consumer.poll(1.0)
-            if message is not None and message.error() is None:
-                break
-        consumer.close()
+        message = first_message(bootstrap, "feedback.events", "restart")
         assert message is not None and message.value() == b"kept"
     finally:
         broker.stop()

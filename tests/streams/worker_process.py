@@ -17,16 +17,7 @@ from schemas import Serde
 
 
 def worker_env(settings: Settings, **extra: str) -> dict[str, str]:
-    env = {
-        **os.environ,
-        "INSITU_KAFKA_BOOTSTRAP": settings.kafka_bootstrap or "",
-        "INSITU_TOPIC_PREFIX": settings.topic_prefix,
-        "INSITU_TOPIC_PARTITIONS": str(settings.topic_partitions),
-        "INSITU_DATA_DIR": str(settings.data_dir),
-        "INSITU_SNAPSHOT_INTERVAL": "1",
-    }
-    env.update(extra)
-    return env
+    return {**os.environ, **settings.environment(), "INSITU_SNAPSHOT_INTERVAL": "1", **extra}
 
 
 class WorkerProcess:

@@ -49,13 +49,7 @@ def _broker(settings: Settings) -> tuple[str, EmbeddedBroker | None]:
 
 
 def child_env(settings: Settings, scenario: Scenario | None = None) -> dict[str, str]:
-    extra = {
-        "INSITU_KAFKA_BOOTSTRAP": settings.kafka_bootstrap or "",
-        "INSITU_TOPIC_PREFIX": settings.topic_prefix,
-        "INSITU_TOPIC_PARTITIONS": str(settings.topic_partitions),
-        "INSITU_DATA_DIR": str(settings.data_dir),
-        "INSITU_WORKER_THREADS": "1",
-    }
+    extra = {**settings.environment(), "INSITU_WORKER_THREADS": "1"}
     if scenario is not None:
         extra.update(scenario.settings)
         extra["INSITU_LABEL_FUNCTIONS"] = json.dumps({scenario.route: scenario.label_functions})

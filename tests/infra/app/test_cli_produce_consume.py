@@ -8,11 +8,12 @@ import struct
 
 import fastavro
 import pytest
-from confluent_kafka import Consumer, Producer
+from confluent_kafka import Producer
 
 from infra.app.cli import main
 from schemas import SchemaCatalog, Serde, to_json
 from schemas.catalog import SCHEMA_DIR
+from tests.conftest import first_message
 from tests.samples import SAMPLES
 
 
@@ -85,16 +86,7 @@ def test_json_and_undecodable_values_on_the_wire(cli_env, monkeypatch, capsys):
 def test_a_plain_client_with_the_avsc_reads_what_insitu_produced(cli_env, monkeypatch, capsys):
     run_cli(monkeypatch, capsys, ["produce", "inference.events"], json.dumps(SAMPLES["inference.events"]) + "\n")
     schema = fastavro.parse_schema(json.loads((SCHEMA_DIR / "inference.events.v2.avsc").read_text()))
-    consumer = Consumer(
-        {"bootstrap.servers": cli_env.kafka_bootstrap, "group.id": "plain", "auto.offset.reset": "earliest"}
-    )
-    consumer.subscribe([cli_env.topic("inference.events")])
-    message = None
-    for _ in range(60):
-        message = consumer.poll(1.0)
-        if message is not None and message.error() is None:
-            break
-    consumer.close()
+    message = first_message(cli_env.kafka_bootstrap or "", cli_env.topic("inference.events"), "plain")
     assert message is not None
     magic, schema_id = struct.unpack(">bI", message.value()[:5])
     assert magic == 0 and schema_id == SchemaCatalog.load().latest("inference.events").id

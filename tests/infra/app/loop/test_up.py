@@ -15,13 +15,7 @@ pytestmark = pytest.mark.kafka
 
 
 def test_up_runs_the_processes_until_interrupted(kafka_settings, tmp_path):
-    env = {
-        **os.environ,
-        "INSITU_KAFKA_BOOTSTRAP": kafka_settings.kafka_bootstrap or "",
-        "INSITU_TOPIC_PREFIX": kafka_settings.topic_prefix,
-        "INSITU_TOPIC_PARTITIONS": "2",
-        "INSITU_DATA_DIR": str(tmp_path),
-    }
+    env = {**os.environ, **kafka_settings.environment()}
     up = subprocess.Popen(
         [sys.executable, "-m", "infra.app.cli", "up"],
         env=env,
