@@ -2,11 +2,14 @@
 
 Values and keys are raw bytes (``schemas.Serde`` does the Avro); tables hold JSON-able dicts.
 Agents read and write only what is declared here; internal topic names come from
-``streams.internal``.
+``streams.internal``. A table is declared when the group of agents that owns it is registered
+(its function is called at their import), so a worker running only some groups
+(``--agents``) neither recovers nor owns the others' tables.
 """
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
 
 from faust.types import TopicT
@@ -32,6 +35,7 @@ def _internal(name: str) -> TopicT:
     return _raw(name, partitions=settings.topic_partitions, internal_topic=True)
 
 
+@cache
 def _table(name: str, partitions: int | None = None) -> Any:
     return app.Table(name, default=None, partitions=partitions or settings.topic_partitions, key_type=str)
 
@@ -62,8 +66,28 @@ join_source = _raw(INFERENCE, FEEDBACK, TICKS)
 metrics_source = _raw(JOINED, UNLABELLED)
 
 # -- tables (each entry moves with its partition through the table's changelog) --------------
-join_state = _table("join-state")  # request id -> the join's state (streams.join.logic)
-metric_entries = _table("metric-entries")  # request id -> one counted prediction (streams.metrics)
-router_routes = _table("router-routes")  # route -> its routing state (streams.router.state)
-router_evidence = _table("router-evidence")  # instance version -> its evidence (streams.router.state)
-command_ids = _table("router-command-ids", partitions=1)  # command id -> the offset that brought it
+
+
+def join_state() -> Any:
+    """Request id -> the join's state (``streams.join.logic``)."""
+    return _table("join-state")
+
+
+def metric_entries() -> Any:
+    """Request id -> one counted prediction, and per version the archived counts (``streams.metrics``)."""
+    return _table("metric-entries")
+
+
+def router_routes() -> Any:
+    """Route -> its routing state (``streams.router.state``)."""
+    return _table("router-routes")
+
+
+def router_evidence() -> Any:
+    """Instance version -> its evidence (``streams.router.state``)."""
+    return _table("router-evidence")
+
+
+def command_ids() -> Any:
+    """Command id -> the offset that brought it (one partition: every command id in one place)."""
+    return _table("router-command-ids", partitions=1)

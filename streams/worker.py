@@ -1,8 +1,8 @@
 """``python -m streams.worker [LOGLEVEL] [--agents join,metrics,...]``: run one streams worker.
 
 Start more copies to scale out: they share a consumer group and Kafka splits the partitions.
-``--agents`` runs only some groups of agents (e.g. the router on workers of its own); by
-default a worker runs them all.
+``--agents`` runs only some groups of agents (by default a worker runs them all); every copy
+sharing a topic prefix must run the same groups, since they are one consumer group.
 """
 
 from __future__ import annotations

@@ -10,13 +10,14 @@ import time
 from typing import Any
 
 from schemas import Rejected, Serde
+from streams import topology
 from streams.app import app, settings
 from streams.continuity import Continuity, Record
 from streams.deadletter import DeadLetters, Message, check_record, send
 from streams.join.logic import Outcome, on_expiry, on_feedback, on_inference
 from streams.routes import RouteCatalog
 from streams.ticks import Ticker
-from streams.topology import FEEDBACK, INFERENCE, TICKS, join_source, join_state, joined_events, unlabelled
+from streams.topology import FEEDBACK, INFERENCE, TICKS, join_source, joined_events, unlabelled
 from streams.validation import InvalidEvent, check_feedback, check_inference, check_key
 
 log = logging.getLogger(__name__)
@@ -28,6 +29,7 @@ serde = Serde.from_settings(settings)
 dead_letters = DeadLetters(SOURCE, serde)
 routes = RouteCatalog.load(settings.routes_file, settings.pii_salt.get_secret_value().encode())
 ticker = Ticker(settings, TICKS, settings.topic_partitions)
+join_state = topology.join_state()
 
 
 

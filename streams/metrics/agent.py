@@ -16,13 +16,13 @@ from typing import Any
 
 from infra.kafka_clients import LazyProducer
 from schemas import Serde
+from streams import topology
 from streams.app import app, settings
 from streams.deadletter import DeadLetters, Message
 from streams.join.logic import to_millis
 from streams.metrics.aggregate import Counts, VersionAggregate, bucket_of
 from streams.metrics.snapshot import snapshot_record
 from streams.topology import JOINED, metrics_source
-from streams.topology import metric_entries as entries
 
 log = logging.getLogger(__name__)
 SOURCE = "streams.metrics"
@@ -30,6 +30,7 @@ SEP = "\x1f"
 
 serde = Serde.from_settings(settings)
 dead_letters = DeadLetters(SOURCE, serde)
+entries = topology.metric_entries()
 
 Version = tuple[str, int]
 

@@ -26,6 +26,7 @@ from collections.abc import Callable
 from typing import Any
 
 from schemas import Rejected, dead_letter
+from streams import topology
 from streams.app import app, settings
 from streams.continuity import Continuity
 from streams.deadletter import Message, send
@@ -39,14 +40,7 @@ from streams.router.staged import Staged
 from streams.router.transitions import CommandOutcome, Effects, StatusChange
 from streams.routes import RouteCatalog
 from streams.ticks import Ticker
-from streams.topology import (
-    joined_events,
-    metrics_snapshots,
-    model_versions,
-    router_evidence,
-    router_input,
-    router_routes,
-)
+from streams.topology import joined_events, metrics_snapshots, model_versions, router_input
 from streams.validation import InvalidEvent
 
 __all__ = ["command_agent", "router", "router_joined", "router_snapshots", "router_versions"]
@@ -54,6 +48,7 @@ __all__ = ["command_agent", "router", "router_joined", "router_snapshots", "rout
 log = logging.getLogger(__name__)
 routes = RouteCatalog.load(settings.routes_file)
 ticker = Ticker(settings, router_input.get_topic_name(), settings.topic_partitions)
+router_routes, router_evidence = topology.router_routes(), topology.router_evidence()
 policy = RouterPolicy.from_settings(settings)
 outputs = Outputs(settings)
 WEIGHTS, VERSIONS = settings.topic("routing.weights"), settings.topic("model.versions")

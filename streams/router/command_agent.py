@@ -19,12 +19,13 @@ from infra.commands import keyring
 from infra.gateway.routing_table import RoutingError, RoutingTable
 from schemas import Rejected
 from schemas.deadletters import DETAIL_CHARS
+from streams import topology
 from streams.app import app, settings
 from streams.deadletter import Message, send
 from streams.router import envelope
 from streams.router.channels import dead_letters, send_result, serde
 from streams.router.gate import CommandGate
-from streams.topology import command_ids, commands, router_input
+from streams.topology import commands, router_input
 
 log = logging.getLogger(__name__)
 DIRECTORY_TIMEOUT = 30.0
@@ -60,6 +61,7 @@ class Directory:
 
 
 directory = Directory()
+command_ids = topology.command_ids()
 
 
 @app.agent(commands)
