@@ -57,8 +57,9 @@ from workers.config import WorkerSettings
 from workers.device import Runtime, configure
 from workers.finetune import data
 from workers.finetune.gate import GatePolicy, evaluate_gate
+from workers.finetune.recipe import fine_tune_copy
 from workers.finetune.service import FineTuneService
-from workers.finetune.train import TrainingData, fine_tune
+from workers.finetune.train import TrainingData
 from workers.generator import targeting
 from workers.generator.labels import ConditioningSource, LabelSource, RuleSource, label_shares, resolve
 from workers.generator.model import TabularGenerator
@@ -222,7 +223,7 @@ def trial(world: World, seed: int, runtime: Runtime) -> dict[str, Outcome]:
 
 
 class Cautious:
-    """The fine-tune worker's attempt (``FineTuneService._attempt``) for any target rows, without the registry."""
+    """The fine-tune worker's recipe and gate (``workers.finetune.recipe``) for any target rows, no registry."""
 
     def __init__(
         self,
@@ -242,31 +243,21 @@ class Cautious:
 
     def outcome(self, world: World, target: TrainingData, rows: Sequence[data.Row], before: Cost) -> Outcome:
         """Fine-tune a copy of the old version on ``target`` + replay + anchors; ``before``: the cost of the rows."""
-        s, old, family = self.s, self.old, self.old.family
         clock = Clock()
-        rng = np.random.default_rng(s.worker_seed)
-        replayed = data.replay(
-            self.split.train, family, old, self.slices, self.replay_rows, distill=s.distill_weight, rng=rng
-        )
-        anchored = data.anchors(rows, family, old, self.slices, weight=s.anchor_weight, rng=rng)
-        new = family.build()
-        new.load_state_dict(old.module.state_dict())
-        if s.worker_seed is not None:
-            torch.manual_seed(s.worker_seed)
-        result = fine_tune(
-            new,
-            TrainingData.concat(target, replayed, anchored),
-            self.validation,
-            epochs=s.finetune_epochs,
-            lr=s.finetune_lr,
-            batch_size=s.finetune_batch_size,
+        attempt = fine_tune_copy(
+            self.old,
+            target,
+            rows,
+            real=self.split.train,
+            validation=self.validation,
+            slices=self.slices,
+            replay_rows=self.replay_rows,
+            settings=self.s,
             runtime=self.runtime,
-            seed=s.worker_seed,
-            max_grad_norm=s.finetune_max_grad_norm,
         )
-        passed = self.gate(new)
+        passed = self.gate(attempt.module)
         cost = before + clock.lap()
-        return Outcome(world.correct(new), cost, passed, len(target), float(result.epochs_kept))
+        return Outcome(world.correct(attempt.module), cost, passed, len(target), float(attempt.result.epochs_kept))
 
     @torch.no_grad()
     def gate(self, module: torch.nn.Module) -> bool:

@@ -26,7 +26,8 @@ from workers.device import Runtime
 from workers.finetune import data
 from workers.finetune.backoff import Backoff
 from workers.finetune.gate import GatePolicy, evaluate_gate
-from workers.finetune.train import TrainingData, fine_tune
+from workers.finetune.recipe import fine_tune_copy
+from workers.finetune.train import TrainingData
 from workers.loop import Output, Refused
 from workers.reservoir import RealRow, Reservoir
 
@@ -111,27 +112,18 @@ class FineTuneService:
                 f"{int(in_slice.sum())} held-out rows in the slice ({s.gate_min_slice_rows} needed)"
             )
             raise Refused(reason="insufficient_data", detail=detail)
-        rng = np.random.default_rng(s.worker_seed)
-        replayed = data.replay(
-            split.train, family, old, slices, round(s.replay_ratio * len(synthetic)), distill=s.distill_weight, rng=rng
-        )
-        anchored = data.anchors(data.synthetic_rows(batch), family, old, slices, weight=s.anchor_weight, rng=rng)
-        train = TrainingData.concat(synthetic, replayed, anchored)
-        new = family.build()
-        new.load_state_dict(old.module.state_dict())
-        if s.worker_seed is not None:
-            torch.manual_seed(s.worker_seed)
-        result = fine_tune(
-            new,
-            train,
-            validation,
-            epochs=s.finetune_epochs,
-            lr=s.finetune_lr,
-            batch_size=s.finetune_batch_size,
+        attempt = fine_tune_copy(
+            old,
+            synthetic,
+            data.synthetic_rows(batch),
+            real=split.train,
+            validation=validation,
+            slices=slices,
+            replay_rows=round(s.replay_ratio * len(synthetic)),
+            settings=s,
             runtime=self.runtime,
-            seed=s.worker_seed,
-            max_grad_norm=s.finetune_max_grad_norm,
         )
+        new, result, replayed, anchored = attempt.module, attempt.result, attempt.replayed, attempt.anchored
         old_correct = _correct(old.module, gate, self.runtime)
         new_correct = _correct(new, gate, self.runtime)
         decision = evaluate_gate(old_correct, new_correct, in_slice, self.policy)
