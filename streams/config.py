@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import re
 from datetime import timedelta
+from typing import Any
 
 from pydantic import Field, SecretStr, field_validator
 
@@ -151,3 +152,12 @@ class StreamSettings(Settings):
     def app_id(self) -> str:
         """Faust app id (= consumer group and changelog topic prefix), distinct per topic prefix."""
         return self.group("streams")
+
+
+def default(name: str) -> Any:
+    """The default of the ``StreamSettings`` field ``name``: the one place a hyperparameter's default lives.
+
+    >>> default("router_floor"), default("canary_steps")
+    (0.05, [0.05, 0.1, 0.25, 0.5])
+    """
+    return StreamSettings.model_fields[name].default

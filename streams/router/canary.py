@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from schemas.slices import Slice
+from streams.config import default
 from streams.router.weights import Beta, probability_greater
 
 Action = Literal["hold", "ramp", "promote", "rollback", "reject"]
@@ -39,16 +40,16 @@ Action = Literal["hold", "ramp", "promote", "rollback", "reject"]
 class CanaryPolicy:
     """Hyperparameters of the canary (see ``StreamSettings``' ``canary_*`` fields)."""
 
-    steps: tuple[float, ...] = (0.05, 0.1, 0.25, 0.5)
-    step_samples: int = 50
-    min_samples: int = 30
-    noninferior_samples: int = 300
-    margin: float = 0.02
-    promote_confidence: float = 0.95
-    rollback_confidence: float = 0.95
-    slice_min_samples: int = 20
-    max_samples: int = 5000
-    draws: int = 20000
+    steps: tuple[float, ...] = tuple(default("canary_steps"))
+    step_samples: int = default("canary_step_samples")
+    min_samples: int = default("canary_min_samples")
+    noninferior_samples: int = default("canary_noninferior_samples")
+    margin: float = default("canary_margin")
+    promote_confidence: float = default("canary_confidence")
+    rollback_confidence: float = default("rollback_confidence")
+    slice_min_samples: int = default("canary_slice_min_samples")
+    max_samples: int = default("canary_max_samples")
+    draws: int = default("router_draws")
 
 
 @dataclass

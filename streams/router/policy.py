@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from streams.config import default
 from streams.router.canary import CanaryPolicy
 
 
@@ -12,14 +13,14 @@ from streams.router.canary import CanaryPolicy
 class RouterPolicy:
     """Weights and canary hyperparameters (built from ``StreamSettings`` by ``from_settings``)."""
 
-    floor: float = 0.05
-    cap: float = 0.8
-    temperature: float = 0.0
-    half_life_ms: int = 0
-    interval_ms: int = 5000
-    min_change: float = 0.02
-    instance_ttl_ms: int = 86_400_000
-    draws: int = 20000
+    floor: float = default("router_floor")
+    cap: float = default("router_cap")
+    temperature: float = default("router_temperature")
+    half_life_ms: int = int(default("router_half_life") * 1000)
+    interval_ms: int = int(default("router_interval") * 1000)
+    min_change: float = default("router_min_change")
+    instance_ttl_ms: int = int(default("router_instance_ttl") * 1000)
+    draws: int = default("router_draws")
     canary: CanaryPolicy = field(default_factory=CanaryPolicy)
 
     @classmethod
