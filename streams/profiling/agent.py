@@ -2,9 +2,11 @@
 
 ``profile_feeder`` forwards each joined event to an internal topic keyed by route, so every
 instance of a route (and so its peers) reaches the same worker. ``profiler_agent`` keeps the
-windows and drift detectors of its routes in memory, builds a profile every ``build_every``
-events (SHAP attribution runs in a thread), and sends the profile to the compacted ``profiles``
-topic and material changes to ``profile.changes``. Windows refill from the stream after a
+windows and drift detectors of its routes in memory and, every ``build_every`` events, starts a
+profile build off the event path (``Builds``: the slice search and SHAP attribution run in an
+executor, one build per route at a time, a build due meanwhile coalesced onto the newest
+window); each build sends its profile to the compacted ``profiles`` topic and material changes
+to ``profile.changes``. Windows refill from the stream after a
 restart; profile versions continue from the ``profiles`` topic.
 """
 
@@ -21,7 +23,7 @@ from streams.app import app, settings
 from streams.deadletter import DeadLetters, Message, send
 from streams.drift import InstanceDrift
 from streams.join.logic import to_millis
-from streams.profiling.monitor import ProfilerConfig, RouteProfiler
+from streams.profiling.monitor import Build, ProfilerConfig, RouteProfiler
 from streams.profiling.shap_attribution import attribute_errors
 from streams.topology import joined_events, profile_changes, profile_input, profiles
 
@@ -105,18 +107,75 @@ async def observe(record: dict[str, Any]) -> None:
         log.info("drift on %s v%s: %s", instance_id, version, ", ".join(fired))
         profiler.drift(instance_id, version, ts=to_millis(record["feedback_ts"]), detectors=fired)
     due = profiler.add(record)
-    if due is None:
-        return
-    snapshot = profiler.snapshot(*due)
-    loop = asyncio.get_running_loop()
-    attribution = await loop.run_in_executor(None, _attribute, snapshot.frame)
-    profile, changes = profiler.build(*due, now_ms=int(time.time() * 1000), attribution=attribution, snapshot=snapshot)
+    if due is not None:
+        builds.request(profiler, due)
+
+
+class Builds:
+    """Profile builds off the event path: at most one per route at a time, the heavy part in an executor.
+
+    A build due while its route's build runs waits for it and then starts from the newest window;
+    requests for the same instance version that pile up meanwhile are one build (``coalesced``
+    counts the others), so a slow build makes profiles less frequent, never late or queued.
+    """
+
+    def __init__(self) -> None:
+        self.running: dict[str, asyncio.Task[None]] = {}
+        self.pending: dict[str, dict[tuple[str, int], None]] = {}  # route -> instance versions due, in order
+        self.coalesced = 0
+
+    def request(self, profiler: RouteProfiler, key: tuple[str, int]) -> None:
+        route = profiler.route
+        if route not in self.running:
+            self.running[route] = asyncio.get_running_loop().create_task(self._run(profiler, key))
+            return
+        waiting = self.pending.setdefault(route, {})
+        if key in waiting:
+            self.coalesced += 1
+        waiting[key] = None
+
+    async def _run(self, profiler: RouteProfiler, key: tuple[str, int] | None) -> None:
+        route = profiler.route
+        try:
+            while key is not None:
+                try:
+                    await build_and_send(profiler, key)
+                except Exception:  # one failed build must not stop the route's next ones
+                    log.exception("profile build for %s v%s failed", *key)
+                key = self._next(route)
+        finally:
+            del self.running[route]
+
+    def _next(self, route: str) -> tuple[str, int] | None:
+        waiting = self.pending.get(route)
+        if not waiting:
+            return None
+        key = next(iter(waiting))
+        del waiting[key]
+        return key
+
+    async def idle(self) -> None:
+        """Wait until no build runs (for tests and shutdown)."""
+        while self.running:
+            await asyncio.gather(*self.running.values(), return_exceptions=True)
+
+
+builds = Builds()
+
+
+async def build_and_send(profiler: RouteProfiler, key: tuple[str, int]) -> None:
+    build = profiler.start(*key, now_ms=int(time.time() * 1000))
+    profile = await asyncio.get_running_loop().run_in_executor(None, compute, profiler, build)
+    changes = profiler.finish(build, profile)
     await send(profiles, key=profile["instance_id"].encode(), value=serde.encode("profiles", profile))
     for change in changes:
         log.info("profile change for %s: %s %s", change["instance_id"], change["kind"], change.get("detail", ""))
-        await send(
-            profile_changes, key=change["instance_id"].encode(), value=serde.encode("profile.changes", change)
-        )
+        await send(profile_changes, key=change["instance_id"].encode(), value=serde.encode("profile.changes", change))
+
+
+def compute(profiler: RouteProfiler, build: Build) -> dict[str, Any]:
+    """The heavy part of a build (SHAP attribution, the slice search), in an executor thread."""
+    return profiler.compute(build, _attribute(build.snapshot.frame))
 
 
 def _attribute(frame: Any) -> Any:

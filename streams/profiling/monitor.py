@@ -6,13 +6,13 @@ The agent that owns a route (its input keyed by route, so every instance's peers
 2. when a drift detector fires for an instance version: ``profiler.drift(instance, version,
    ts=..., detectors=[...])`` — its window is emptied and the next profile is rebuilt from
    post-drift events only;
-3. when ``due`` names an instance version: optionally compute ``attribute_errors(snapshot.frame)``
-   in an executor (SHAP, seconds), then ``profile, changes = profiler.build(*due, now_ms=...,
-   attribution=...)`` and send ``profile`` to ``profiles`` (key: instance id) and each change to
-   ``profile.changes``.
-
-``build`` costs tens of milliseconds for a 2,000-event window; it may also run in an executor as
-long as the agent awaits it before feeding the profiler again (the profiler is not thread-safe).
+3. when ``due`` names an instance version: ``build = profiler.start(*due, now_ms=...)`` takes an
+   immutable snapshot of the newest window and reserves the profile version; ``profile =
+   profiler.compute(build, attribution)`` is the heavy part (the slice search, tens of
+   milliseconds; SHAP attribution, seconds) and reads nothing the stream changes, so it runs in an
+   executor while events keep coming; ``changes = profiler.finish(build, profile)`` back on the
+   event loop; then send ``profile`` to ``profiles`` (key: instance id) and each change to
+   ``profile.changes``. ``build`` does the three in a row.
 """
 
 from __future__ import annotations
@@ -50,6 +50,17 @@ class Snapshot:
     window: str
 
 
+@dataclass(frozen=True)
+class Build:
+    """One profile build: what it needs, taken when it started (immutable, safe to hand to an executor)."""
+
+    snapshot: Snapshot
+    profile_version: int
+    drift: dict[str, Any]
+    rebuilt: bool
+    now_ms: int
+
+
 class RouteProfiler:
     """Profiles and profile changes of every instance version on one route.
 
@@ -78,7 +89,8 @@ class RouteProfiler:
         self._rebuild: set[tuple[str, int]] = set()
 
     def add(self, record: Mapping[str, Any]) -> tuple[str, int] | None:
-        """Feed one ``joined.events`` record; returns ``(instance_id, model_version)`` when it is due a build."""
+        """Feed one ``joined.events`` record; returns ``(instance_id, model_version)`` when it is due a build
+        (every ``build_every`` events from then on, whenever the build runs)."""
         key = (record["instance_id"], int(record["model_version"]))
         new = key not in self.windows
         window = self.windows.add_record(record)
@@ -86,6 +98,7 @@ class RouteProfiler:
             self._forget_dropped(key[0])
         self._since_build[key] = self._since_build.get(key, 0) + 1
         if window.added >= self.config.min_events and self._since_build[key] >= self.config.build_every:
+            self._since_build[key] = 0
             return key
         return None
 
@@ -113,6 +126,40 @@ class RouteProfiler:
         window = self.windows.window(instance_id, model_version)
         return Snapshot(instance_id, model_version, window.frame(), self.windows.peers(instance_id), window.describe())
 
+    def start(self, instance_id: str, model_version: int, *, now_ms: int, snapshot: Snapshot | None = None) -> Build:
+        """Begin the next build of an instance version: its snapshot and profile version."""
+        key = (instance_id, model_version)
+        version = self._versions.get(instance_id, 0) + 1
+        self._versions[instance_id] = version
+        rebuilt = key in self._rebuild
+        drift = self._drift.get(key)
+        if drift is not None and not rebuilt:
+            drift = {"detected": False, "detected_ts": drift["detected_ts"], "detectors": []}
+        self._rebuild.discard(key)
+        snap = snapshot or self.snapshot(instance_id, model_version)
+        return Build(snap, version, drift or no_drift(), rebuilt, now_ms)
+
+    def compute(self, build: Build, attribution: Attribution | None = None) -> dict[str, Any]:
+        """The ``profiles`` record of ``build`` (reads only ``build`` and the configuration: thread-safe)."""
+        snap = build.snapshot
+        return build_profile(
+            snap.frame,
+            instance_id=snap.instance_id,
+            route=self.route,
+            model_version=snap.model_version,
+            profile_version=build.profile_version,
+            created_ts=build.now_ms,
+            window=snap.window,
+            peers=snap.peers,
+            attribution=attribution,
+            drift=build.drift,
+            config=self.config.profile,
+        )
+
+    def finish(self, build: Build, profile: dict[str, Any]) -> list[dict[str, Any]]:
+        """The ``profile.changes`` records the finished ``profile`` warrants."""
+        return self.changes.update(profile, frame=build.snapshot.frame, rebuilt_after_drift=build.rebuilt)
+
     def build(
         self,
         instance_id: str,
@@ -122,28 +169,7 @@ class RouteProfiler:
         attribution: Attribution | None = None,
         snapshot: Snapshot | None = None,
     ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-        """Build the next profile of an instance version and the changes it warrants."""
-        key = (instance_id, model_version)
-        snap = snapshot or self.snapshot(instance_id, model_version)
-        version = self._versions.get(instance_id, 0) + 1
-        self._versions[instance_id] = version
-        rebuilt = key in self._rebuild
-        drift = self._drift.get(key)
-        if drift is not None and not rebuilt:
-            drift = {"detected": False, "detected_ts": drift["detected_ts"], "detectors": []}
-        profile = build_profile(
-            snap.frame,
-            instance_id=instance_id,
-            route=self.route,
-            model_version=model_version,
-            profile_version=version,
-            created_ts=now_ms,
-            window=snap.window,
-            peers=snap.peers,
-            attribution=attribution,
-            drift=drift or no_drift(),
-            config=self.config.profile,
-        )
-        self._since_build[key] = 0
-        self._rebuild.discard(key)
-        return profile, self.changes.update(profile, frame=snap.frame, rebuilt_after_drift=rebuilt)
+        """Build the next profile of an instance version and the changes it warrants, in one go."""
+        build = self.start(instance_id, model_version, now_ms=now_ms, snapshot=snapshot)
+        profile = self.compute(build, attribution)
+        return profile, self.finish(build, profile)

@@ -45,9 +45,11 @@ def test_a_planted_weakness_becomes_the_weak_instance_top_slice(kafka_topics, tm
                 send.avro("feedback.events", {"request_id": joined["request_id"], "label": joined["label"], "ts": now})
         send.flush()
 
-        def built_for_all(records):
-            versions = Counter(r["instance_id"] for r in records)
-            return all(versions[i.name] >= EVENTS // 250 for i in [weak, *peers])
+        def built_for_all(records):  # builds due while one runs are coalesced: wait for one over every event
+            covered = {}
+            for r in records:
+                covered[r["instance_id"]] = max(covered.get(r["instance_id"], 0), r["events"])
+            return all(covered.get(i.name, 0) >= EVENTS for i in [weak, *peers])
 
         profiles = read_topic(kafka_topics, "profiles", built_for_all, timeout=300)
     finally:
