@@ -118,6 +118,9 @@ class Settings(BaseSettings):
         description="INSITU_DEAD_LETTER_MAX_BYTES: the most bytes of an original key or value kept in a dead letter "
         "(the rest is cut; the dead letter records the full length).",
     )
+    lag_interval: float = Field(
+        5.0, gt=0, description="INSITU_LAG_INTERVAL: seconds between the stage.lag records of each stage of a process."
+    )
 
     @field_validator("data_dir")
     @classmethod

@@ -54,6 +54,7 @@ CATALOG: tuple[TopicSpec, ...] = (
     TopicSpec("feedback.events", "request_id", "the true label of a request", _deleted_after(7)),
     TopicSpec("joined.events", "instance_id", "inference joined with feedback, anonymised", _deleted_after(7)),
     TopicSpec("metrics.snapshots", "instance_id", "per-instance metrics over named windows", _deleted_after(7)),
+    TopicSpec("stage.lag", "stage", "how far each stage of each process is behind its inputs", _deleted_after(7)),
     TopicSpec("profiles", "instance_id", "latest weakness profile per instance", dict(COMPACTED)),
     TopicSpec("profile.changes", "instance_id", "a profile changed materially", _deleted_after(7)),
     TopicSpec(

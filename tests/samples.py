@@ -61,6 +61,15 @@ SAMPLES: dict[str, dict[str, Any]] = {
         "per_class": [{"label": "approve", "precision": 0.9, "recall": 0.95, "f1": 0.92, "support": 6}],
         "confusion": [{"label": "deny", "predicted": "approve", "count": 1}],
     },
+    "stage.lag": {
+        "stage": "metrics",
+        "worker": "host-1:4242",
+        "ts": TS,
+        "messages_behind": 120,
+        "processed": 5000,
+        "delay_max_ms": 310,
+        "newest_age_ms": 12,
+    },
     "profiles": {
         "instance_id": "credit-a",
         "route": "credit",

@@ -10,7 +10,7 @@ import time
 from typing import Any
 
 from schemas import Rejected, Serde
-from streams import topology
+from streams import stages, topology
 from streams.app import app, settings
 from streams.continuity import Continuity, Record
 from streams.deadletter import DeadLetters, Message, check_record, send
@@ -30,7 +30,7 @@ dead_letters = DeadLetters(SOURCE, serde)
 routes = RouteCatalog.load(settings.routes_file, settings.pii_salt.get_secret_value().encode())
 ticker = Ticker(settings, TICKS, settings.topic_partitions)
 join_state = topology.join_state()
-
+lag = stages.stage("join", INFERENCE, FEEDBACK)
 
 
 class Deadlines:
@@ -88,6 +88,7 @@ async def join_agent(stream: Any) -> None:
             for record in await continuity[message.topic].missing(message.partition, message.offset):
                 await dead_letters.guard(record, handle(record, now_ms))
             await dead_letters.guard(message, handle(message, now_ms))
+            stages.processed(lag, message)
         try:
             await expire(message.partition, now_ms)
         except Exception:  # a bug in expiry must not stop the join; the deadlines are tried again next tick

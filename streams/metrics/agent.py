@@ -16,13 +16,13 @@ from typing import Any
 
 from infra.kafka_clients import LazyProducer
 from schemas import Serde
-from streams import topology
+from streams import stages, topology
 from streams.app import app, settings
 from streams.deadletter import DeadLetters, Message
 from streams.join.logic import to_millis
 from streams.metrics.aggregate import Counts, VersionAggregate, bucket_of
 from streams.metrics.snapshot import snapshot_record
-from streams.topology import JOINED, metrics_source
+from streams.topology import JOINED, UNLABELLED, metrics_source
 
 log = logging.getLogger(__name__)
 SOURCE = "streams.metrics"
@@ -31,6 +31,7 @@ SEP = "\x1f"
 serde = Serde.from_settings(settings)
 dead_letters = DeadLetters(SOURCE, serde)
 entries = topology.metric_entries()
+lag = stages.stage("metrics", JOINED, UNLABELLED)
 
 Version = tuple[str, int]
 
@@ -93,6 +94,7 @@ snapshots = LazyProducer(settings)  # sent from a timer, outside stream processi
 async def metrics_agent(stream: Any) -> None:
     async for event in stream.events():
         await dead_letters.guard(event.message, observe(event.message))
+        stages.processed(lag, event.message)
 
 
 async def observe(message: Message) -> None:

@@ -19,19 +19,21 @@ from typing import Any
 
 from infra.topic_reader import TopicReader
 from schemas import Serde
+from streams import stages
 from streams.app import app, settings
 from streams.deadletter import DeadLetters, Message, send
 from streams.drift import InstanceDrift
 from streams.join.logic import to_millis
 from streams.profiling.monitor import Build, ProfilerConfig, RouteProfiler
 from streams.profiling.shap_attribution import attribute_errors
-from streams.topology import joined_events, profile_changes, profile_input, profiles
+from streams.topology import JOINED, joined_events, profile_changes, profile_input, profiles
 
 log = logging.getLogger(__name__)
 SOURCE = "streams.profiling"
 
 serde = Serde.from_settings(settings)
 dead_letters = DeadLetters(SOURCE, serde)
+lag = stages.stage("profiling", JOINED, profile_input.get_topic_name())
 
 
 class Profilers:
@@ -80,6 +82,7 @@ def read_profile_versions(timeout: float = 10.0) -> dict[str, int]:
 async def profile_feeder(stream: Any) -> None:
     async for event in stream.events():
         await dead_letters.guard(event.message, forward(event.message))
+        stages.processed(lag, event.message)
 
 
 async def forward(message: Message) -> None:
@@ -92,6 +95,7 @@ async def forward(message: Message) -> None:
 async def profiler_agent(stream: Any) -> None:
     async for event in stream.events():
         await dead_letters.guard(event.message, handle(event.message))
+        stages.processed(lag, event.message)
 
 
 async def handle(message: Message) -> None:

@@ -26,12 +26,12 @@ from collections.abc import Callable
 from typing import Any
 
 from schemas import Rejected, dead_letter
-from streams import topology
+from streams import stages, topology
 from streams.app import app, settings
 from streams.continuity import Continuity
 from streams.deadletter import Message, send
 from streams.router import command_agent, envelope
-from streams.router.channels import SOURCE, dead_letters, result_record, serde
+from streams.router.channels import SOURCE, dead_letters, lag, result_record, serde
 from streams.router.engine import RouterEngine
 from streams.router.outputs import Outputs, Record
 from streams.router.policy import RouterPolicy
@@ -96,18 +96,21 @@ async def feed(message: Message, topic: str, build: Builder) -> None:
 async def router_joined(stream: Any) -> None:
     async for event in stream.events():
         await dead_letters.guard(event.message, feed(event.message, "joined.events", envelope.joined))
+        stages.processed(lag, event.message)
 
 
 @app.agent(metrics_snapshots)
 async def router_snapshots(stream: Any) -> None:
     async for event in stream.events():
         await dead_letters.guard(event.message, feed(event.message, "metrics.snapshots", envelope.snapshot))
+        stages.processed(lag, event.message)
 
 
 @app.agent(model_versions)
 async def router_versions(stream: Any) -> None:
     async for event in stream.events():
         await dead_letters.guard(event.message, feed(event.message, "model.versions", envelope.version))
+        stages.processed(lag, event.message)
 
 
 # -- the router --------------------------------------------------------------------------------
@@ -128,6 +131,7 @@ async def router(stream: Any) -> None:
         for record in await continuity.missing(message.partition, message.offset):
             await dead_letters.guard(record, route_message(record))
         await dead_letters.guard(message, route_message(message))
+        stages.processed(lag, message)
 
 
 async def route_message(message: Message) -> None:

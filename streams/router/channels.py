@@ -8,15 +8,24 @@ from typing import Any
 
 from infra.commands import millis
 from schemas import Serde
+from streams import stages
 from streams.app import settings
 from streams.deadletter import DeadLetters, check_record
-from streams.topology import command_results
+from streams.topology import JOINED, command_results, commands, metrics_snapshots, model_versions, router_input
 
 log = logging.getLogger(__name__)
 SOURCE = "streams.router"
 
 serde = Serde.from_settings(settings)
 dead_letters = DeadLetters(SOURCE, serde)
+lag = stages.stage(
+    "router",
+    JOINED,
+    metrics_snapshots.get_topic_name(),
+    model_versions.get_topic_name(),
+    router_input.get_topic_name(),
+    commands.get_topic_name(),
+)
 
 
 def result_record(command: dict[str, Any] | None, *, accepted: bool, reason: str, detail: str) -> dict[str, Any]:

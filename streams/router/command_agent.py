@@ -19,11 +19,11 @@ from infra.commands import keyring
 from infra.gateway.routing_table import RoutingError, RoutingTable
 from schemas import Rejected
 from schemas.deadletters import DETAIL_CHARS
-from streams import topology
+from streams import stages, topology
 from streams.app import app, settings
 from streams.deadletter import Message, send
 from streams.router import envelope
-from streams.router.channels import dead_letters, send_result, serde
+from streams.router.channels import dead_letters, lag, send_result, serde
 from streams.router.gate import CommandGate
 from streams.topology import commands, router_input
 
@@ -68,6 +68,7 @@ command_ids = topology.command_ids()
 async def router_commands(stream: Any) -> None:
     async for event in stream.events():
         await dead_letters.guard(event.message, handle_command(event.message))
+        stages.processed(lag, event.message)
 
 
 async def handle_command(message: Message) -> None:

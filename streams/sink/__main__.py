@@ -10,7 +10,7 @@ from pydantic import ValidationError
 from infra.kafka_clients import NoBrokerError
 from infra.process import configure_logging, ensure_topics, stop_on_signals
 from streams.sink.config import SinkSettings
-from streams.sink.runner import SinkRunner
+from streams.sink.runner import SinkRunner, lag_sender
 
 log = logging.getLogger("streams.sink")
 
@@ -27,7 +27,7 @@ def main() -> int:
     except NoBrokerError as exc:
         print(f"streams.sink: {exc}", file=sys.stderr)
         return 1
-    runner = SinkRunner(settings)
+    runner = SinkRunner(settings, lag_sender=lag_sender(settings))
     stop_on_signals(runner.stop)
     return runner.run()
 

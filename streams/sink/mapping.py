@@ -287,6 +287,15 @@ def dead_letter(record: dict[str, Any]) -> list[Row]:
     ]
 
 
+def stage_lag(record: dict[str, Any]) -> list[Row]:
+    """``stage.lag`` -> ``stage_lag``, one row per measurement."""
+    row = {k: record[k] for k in ("stage", "worker", "ts", "delay_max_ms", "newest_age_ms")}
+    for field in ("delay_max_ms", "newest_age_ms"):
+        if row[field] is not None:
+            _unsigned(row[field], field, _U64)
+    return [{**row, "messages_behind": _u64(record, "messages_behind"), "processed": _u64(record, "processed")}]
+
+
 TABLES: dict[str, tuple[str, Mapper]] = {
     "joined.events": ("joined_events", joined_event),
     "metrics.snapshots": ("metric_snapshots", metrics_snapshot),
@@ -296,6 +305,7 @@ TABLES: dict[str, tuple[str, Mapper]] = {
     "routing.weights": ("routing_history", routing_weights),
     "command.results": ("command_audit", command_result),
     "deadletter": ("dead_letters", dead_letter),
+    "stage.lag": ("stage_lag", stage_lag),
 }
 """Catalog topic -> (table, mapper): every topic the sink consumes."""
 

@@ -19,9 +19,10 @@ from typing import Any, Protocol
 
 from confluent_kafka import TIMESTAMP_NOT_AVAILABLE, KafkaError, KafkaException, TopicPartition
 
-from infra.kafka_clients import consumer
+from infra.kafka_clients import LazyProducer, consumer
 from schemas import Serde, SerializationError
 from schemas.deadletters import dead_letter as dead_letter_record
+from streams.lag import StageLag
 from streams.sink.batcher import Batch, Batcher, Entry, Origin, Row
 from streams.sink.config import SinkSettings
 from streams.sink.mapping import TABLES, MappingError, dead_letter, route_removed, to_rows
@@ -87,6 +88,7 @@ class SinkRunner:
         serde: Serde | None = None,
         consumer_factory: Callable[[], Any] | None = None,
         clock: Callable[[], float] = time.monotonic,
+        lag_sender: Callable[[dict[str, Any]], None] | None = None,
     ) -> None:
         self.settings = settings
         self.stats = SinkStats()
@@ -99,6 +101,9 @@ class SinkRunner:
         self._stop = threading.Event()
         self._consumer: Any = None
         self._pending: Batch | None = None  # taken from the batcher, not yet completely written
+        self._lag = StageLag("sink")
+        self._lag_sender = lag_sender
+        self._lag_due = clock() + settings.lag_interval
 
     # -- lifecycle ----------------------------------------------------------------------------
 
@@ -163,6 +168,21 @@ class SinkRunner:
             self.handle(message)
         if self._batcher.due():
             self.flush(Patience(stop=self._stop))
+        if self._lag_sender is not None and self._clock() >= self._lag_due:
+            self._lag_due = self._clock() + self.settings.lag_interval
+            self._lag_sender(self.lag_record())
+
+    def lag_record(self) -> dict[str, Any]:
+        """The sink's ``stage.lag`` record: messages behind on its assigned partitions, delays since the last."""
+        assigned = self._consumer.assignment()
+        ends: dict[tuple[str, int], int | None] = {}
+        for tp in assigned:
+            _, high = self._consumer.get_watermark_offsets(tp, cached=True)  # from the last fetch
+            ends[(tp.topic, tp.partition)] = high if high >= 0 else None
+        starts = {
+            (tp.topic, tp.partition): tp.offset if tp.offset >= 0 else None for tp in self._consumer.position(assigned)
+        }
+        return self._lag.record(ends, int(time.time() * 1000), committed=starts)
 
     def handle(self, message: Message) -> None:
         """Buffer the rows of one message, or its dead letter; consumer errors are logged."""
@@ -186,6 +206,9 @@ class SinkRunner:
         )
         self.stats.messages += 1
         self._batcher.add(origin, self.rows_for(origin))
+        self._lag.processed(
+            origin.topic, origin.partition, origin.offset, ts_ms if ts_ms > 0 else None, int(time.time() * 1000)
+        )
 
     def rows_for(self, origin: Origin) -> list[tuple[str, Row]]:
         """The (table, row) pairs for one message: its mapped rows, or one dead letter."""
@@ -290,6 +313,7 @@ class SinkRunner:
 
     def _on_assign(self, _consumer: Any, partitions: list[TopicPartition]) -> None:
         log.info("assigned %d partition(s)", len(partitions))
+        self._lag.forget()
 
     def _on_revoke(self, _consumer: Any, partitions: list[TopicPartition]) -> None:
         """Before partitions move to another sink, write and commit what was read from them."""
@@ -314,3 +338,16 @@ def _route(key: bytes | None) -> str:
     except UnicodeDecodeError as exc:
         msg = f"routing.weights tombstone key is not UTF-8: {key!r}"
         raise MappingError(msg, field="key") from exc
+
+
+def lag_sender(settings: SinkSettings) -> Callable[[dict[str, Any]], None]:
+    """Send the sink's ``stage.lag`` records (not through the batcher: the progress view reads the topic)."""
+    serde = Serde.from_settings(settings)
+    kafka = LazyProducer(settings)
+
+    def send(record: dict[str, Any]) -> None:
+        out = kafka.get()
+        out.produce(settings.topic("stage.lag"), key=record["stage"].encode(), value=serde.encode("stage.lag", record))
+        out.poll(0)
+
+    return send

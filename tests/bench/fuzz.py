@@ -11,7 +11,6 @@ pairs joined and counted, and the worker's resident memory.
 from __future__ import annotations
 
 import argparse
-import os
 import tempfile
 import time
 import uuid
@@ -19,11 +18,10 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from infra.broker import EmbeddedBroker
 from infra.config import Settings
 from infra.kafka_clients import admin
 from infra.topics import create_topics
-from tests.conftest import free_port_pair
+from tests.bench import kafka
 from tests.hostile import Sender, classify, draw
 from tests.streams.worker_process import WorkerProcess, read_topic, worker_env
 
@@ -120,17 +118,8 @@ def span(values: list[float], fmt: str = "{:,.0f}") -> str:
 def run(
     settings: Settings | None = None, inputs: int = 10_000, pairs: int = 2_000, runs: int = 1
 ) -> list[tuple[str, str]]:
-    with tempfile.TemporaryDirectory() as tmp:
-        broker = None
-        bootstrap = os.environ.get("INSITU_KAFKA_BOOTSTRAP") or (settings.kafka_bootstrap if settings else None)
-        if not bootstrap:
-            broker = EmbeddedBroker(Settings(data_dir=Path(tmp) / "broker", kafka_port=free_port_pair()))
-            bootstrap = broker.start()
-        try:
-            results = [one_run(bootstrap, Path(tmp), inputs, pairs, seed) for seed in range(runs)]
-        finally:
-            if broker is not None:
-                broker.stop()
+    with tempfile.TemporaryDirectory() as tmp, kafka.bootstrap(Path(tmp), settings) as servers:
+        results = [one_run(servers, Path(tmp), inputs, pairs, seed) for seed in range(runs)]
     for r in results:
         drawn = f"{r['hostile']:,} hostile ({r['skipped_valid']} drawn valid, not sent)"
         print(f"  run: {drawn}, reasons {dict(r['reasons'])}")

@@ -20,6 +20,7 @@ from infra.kafka_clients import admin, producer
 from infra.topics import create_topics
 from schemas import Serde
 from streams.join.logic import on_feedback, on_inference
+from tests.bench import kafka
 from tests.streams.worker_process import WorkerProcess, worker_env
 
 EVENTS = 20_000
@@ -213,8 +214,8 @@ def bench_plain_loop(settings: Settings) -> float:
 
 
 def run(settings: Settings | None = None) -> list[tuple[str, str]]:
-    with tempfile.TemporaryDirectory() as tmp:
-        base = settings or Settings()
+    with tempfile.TemporaryDirectory() as tmp, kafka.bootstrap(Path(tmp), settings) as servers:
+        base = (settings or Settings()).model_copy(update={"kafka_bootstrap": servers})
         worker_settings = base.model_copy(update={"topic_prefix": f"bs{uuid.uuid4().hex[:6]}.", "data_dir": Path(tmp)})
         create_topics(admin(worker_settings), worker_settings)
         rows, worker_rate = bench_worker(worker_settings, Path(tmp))
@@ -225,3 +226,8 @@ def run(settings: Settings | None = None) -> list[tuple[str, str]]:
     rows.append(("plain confluent-kafka loop, same per-event work, joined events/s", f"{plain_rate:,.0f}"))
     rows.append(("ratio streams worker / plain loop", f"{worker_rate / plain_rate:.2f}"))
     return rows
+
+
+if __name__ == "__main__":
+    for name, value in run():
+        print(f"| {name} | {value} |", flush=True)

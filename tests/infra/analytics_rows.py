@@ -175,4 +175,9 @@ def write_history(client: Client) -> None:
     for offset in (2, 3):
         dead(batch, "inference.events", offset, "undecodable", at(10, offset))
     dead(batch, "feedback.events", 9, "unknown_request", at(20))
+
+    for i, (behind, delay) in enumerate([(0, 100), (500, 2_400), (20, 300)]):  # the join, one process
+        batch.add("stage.lag", stage="join", worker="w:1", ts=at(0, 5 * i), messages_behind=behind, delay_max_ms=delay)
+    batch.add("stage.lag", stage="join", worker="w:2", ts=at(0, 5), messages_behind=7, delay_max_ms=None)
+    batch.add("stage.lag", stage="sink", worker="w:3", ts=at(0, 5), messages_behind=3, delay_max_ms=900)
     batch.write(client)

@@ -27,6 +27,7 @@ TABLES = {
     "routing_history",
     "command_audit",
     "dead_letters",
+    "stage_lag",
 }
 TS = datetime(2024, 5, 1, 12, 0, 0, 123000, tzinfo=UTC)
 
@@ -85,12 +86,12 @@ def dead_letter(**changes: object) -> dict[str, object]:
 
 
 def test_migrate_creates_every_table_and_is_idempotent(client: Client) -> None:
-    assert migrate(client) == ["0001_analytics", "0002_dead_letter_sizes"]
+    assert migrate(client) == ["0001_analytics", "0002_dead_letter_sizes", "0003_stage_lag"]
     assert tables(client) == TABLES | {"schema_migrations"}
     assert migrate(client) == []
     assert tables(client) == TABLES | {"schema_migrations"}
     applied = client.query("SELECT version, name FROM schema_migrations FINAL ORDER BY version").result_rows
-    assert applied == [(1, "0001_analytics"), (2, "0002_dead_letter_sizes")]
+    assert applied == [(1, "0001_analytics"), (2, "0002_dead_letter_sizes"), (3, "0003_stage_lag")]
 
 
 def test_migrate_applies_only_the_new_files_in_order(client: Client, tmp_path: Path) -> None:

@@ -44,6 +44,7 @@ REPLACING_TABLES = {
     "routing_history",
     "command_audit",
     "dead_letters",
+    "stage_lag",
 }
 
 
@@ -228,6 +229,16 @@ def test_dead_letters_by_reason(history: Client) -> None:
     assert [r["reason"] for r in rows(history, "dead_letters_by_reason", topic="feedback.events")] == [
         "unknown_request"
     ]
+
+
+def test_stage_lag(history: Client) -> None:
+    got = [
+        (r["stage"], r["measurements"], r["processes"], r["max_messages_behind"], r["max_delay_s"])
+        for r in rows(history, "stage_lag")
+    ]
+    assert got == [("join", 4, 2, 500, 2.4), ("sink", 1, 1, 3, 0.9)]
+    (join,) = rows(history, "stage_lag", stage="join", since=at(0, 5))
+    assert (join["measurements"], join["max_delay_s"]) == (3, 2.4)  # the measurement without delay has none
 
 
 # -- parameters and errors --------------------------------------------------------------------

@@ -17,7 +17,13 @@ from schemas import Serde
 
 
 def worker_env(settings: Settings, **extra: str) -> dict[str, str]:
-    return {**os.environ, **settings.environment(), "INSITU_SNAPSHOT_INTERVAL": "1", **extra}
+    return {
+        **os.environ,
+        **settings.environment(),
+        "INSITU_SNAPSHOT_INTERVAL": "1",
+        "INSITU_LAG_INTERVAL": "1",
+        **extra,
+    }
 
 
 class WorkerProcess:

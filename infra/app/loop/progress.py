@@ -1,7 +1,7 @@
 """Follow the loop's topics and say what is happening: accuracy, weights, versions, weak slices, workers.
 
 ``Progress`` reads ``metrics.snapshots``, ``routing.weights``, ``model.versions``,
-``profile.changes``, ``synthetic.batches`` and ``deadletter`` from their beginning in a
+``profile.changes``, ``synthetic.batches``, ``deadletter`` and ``stage.lag`` from their beginning in a
 background thread (its own consumer, no group) and keeps the latest picture;
 ``lines()`` renders it for the terminal.
 """
@@ -26,7 +26,9 @@ TOPICS = (
     "profile.changes",
     "synthetic.batches",
     "deadletter",
+    "stage.lag",
 )
+STAGES = ("join", "metrics", "profiling", "router", "sink")
 
 
 @dataclass
@@ -39,6 +41,7 @@ class Picture:
     changes: Counter[str] = field(default_factory=Counter)
     batches: list[dict[str, Any]] = field(default_factory=list)
     dead: Counter[str] = field(default_factory=Counter)
+    lag: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)  # (stage, worker) -> latest record
 
 
 class Progress:
@@ -94,6 +97,8 @@ class Progress:
             )
         elif topic == "deadletter":
             p.dead[record["reason"]] += 1
+        elif topic == "stage.lag":
+            p.lag[(record["stage"], record["worker"])] = record
 
     def lines(self, route: str) -> list[str]:
         p = self.snapshot()
@@ -124,4 +129,22 @@ class Progress:
         out.append(f"  workers: {activity}")
         if p.dead:
             out.append("  dead letters: " + ", ".join(f"{k} {v}" for k, v in sorted(p.dead.items())))
+        if p.lag:
+            out.append("  lag: " + lag_line(p.lag))
         return out
+
+
+def lag_line(latest: dict[tuple[str, str], dict[str, Any]]) -> str:
+    """Per stage, over its processes: messages behind, and the longest delay of the last interval.
+
+    >>> lag_line({("join", "h:1"): {"messages_behind": 12, "delay_max_ms": 340},
+    ...           ("sink", "h:2"): {"messages_behind": 0, "delay_max_ms": None}})
+    'join 12 behind 0.3 s, sink 0 behind'
+    """
+    parts = []
+    for stage in sorted({s for s, _ in latest}, key=lambda s: (STAGES.index(s) if s in STAGES else len(STAGES), s)):
+        records = [r for (s, _), r in latest.items() if s == stage]
+        delays = [r["delay_max_ms"] for r in records if r["delay_max_ms"] is not None]
+        text = f"{stage} {sum(r['messages_behind'] for r in records):,} behind"
+        parts.append(text + (f" {max(delays) / 1000:.1f} s" if delays else ""))
+    return ", ".join(parts)

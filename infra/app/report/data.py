@@ -21,6 +21,7 @@ REPORT_QUERIES = (
     "weak_slices_over_time",
     "command_audit",
     "dead_letters_by_reason",
+    "stage_lag",
 )
 """The named queries behind a report, in the order the page shows them."""
 

@@ -30,6 +30,7 @@ _SECTIONS = (
     ("rollbacks", "Rollbacks", None),
     ("weak_slices_over_time", "Weak slices over time", None),
     ("dead_letters_by_reason", "Dead letters by reason", None),
+    ("stage_lag", "How far behind each stage was", None),
     ("command_audit", "Operator commands", None),
 )
 
