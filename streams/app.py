@@ -60,7 +60,7 @@ app = faust.App(
     topic_allow_declare=True,
     consumer_auto_offset_reset="earliest",
     producer_acks=-1,
-    producer_linger=0.005,  # batch produce requests: one request per message halves throughput
+    producer_linger=0.05,  # batch produce requests: at 5 ms most requests carried one or two records
     # At least once, with idempotent state: every agent recognises a replayed or duplicated
     # message by request id or input offset, which holds across crashes and rebalances.
     processing_guarantee="at_least_once",

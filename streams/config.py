@@ -43,6 +43,13 @@ class StreamSettings(Settings):
     session_timeout: float = Field(
         60.0, gt=0, description="INSITU_SESSION_TIMEOUT: seconds before a silent worker's partitions move."
     )
+    profile_build_share: float = Field(
+        0.5,
+        gt=0,
+        le=1,
+        description="INSITU_PROFILE_BUILD_SHARE: the most of its time a route's profile builds may take: after a "
+        "build of d seconds the route's next one waits d * (1 - share) / share, so the event path keeps the rest.",
+    )
     # -- router (streams.router) -------------------------------------------------------------
     router_floor: float = Field(
         0.05, ge=0, lt=1, description="INSITU_ROUTER_FLOOR: the least traffic share of every live instance."

@@ -11,6 +11,7 @@ import argparse
 import sys
 
 import faust
+import mode.loop
 
 from infra.process import configure_logging, ensure_topics
 from streams.agents import GROUPS, register
@@ -34,6 +35,7 @@ def main(argv: list[str] | None = None) -> int:
     settings = StreamSettings()
     ensure_topics(settings, internal_topics(settings))  # no broker: a clear error now rather than Faust retrying
     (settings.data_dir / "streams" / settings.app_id).mkdir(parents=True, exist_ok=True)
+    mode.loop.use("uvloop")  # before the app makes its loop: Faust spends most of its time in the event loop
     register(groups)
     from streams.app import app
 

@@ -121,9 +121,13 @@ class Builds:
     A build due while its route's build runs waits for it and then starts from the newest window;
     requests for the same instance version that pile up meanwhile are one build (``coalesced``
     counts the others), so a slow build makes profiles less frequent, never late or queued.
+    A route's builds take at most ``share`` of its time: after a build, the next one waits
+    (its event path keeps the processor meanwhile; the wait makes its window newer).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, share: float = 1.0) -> None:
+        self.share = share
+        self.not_before: dict[str, float] = {}  # route -> monotonic time its next build may start
         self.running: dict[str, asyncio.Task[None]] = {}
         self.pending: dict[str, dict[tuple[str, int], None]] = {}  # route -> instance versions due, in order
         self.coalesced = 0
@@ -142,13 +146,26 @@ class Builds:
         route = profiler.route
         try:
             while key is not None:
+                await asyncio.sleep(max(0.0, self.not_before.get(route, 0.0) - time.monotonic()))
+                key = self._newest(route, key)
+                began = time.monotonic()
                 try:
                     await build_and_send(profiler, key)
                 except Exception:  # one failed build must not stop the route's next ones
                     log.exception("profile build for %s v%s failed", *key)
+                ended = time.monotonic()
+                self.not_before[route] = ended + (ended - began) * (1 - self.share) / self.share
                 key = self._next(route)
         finally:
             del self.running[route]
+
+    def _newest(self, route: str, key: tuple[str, int]) -> tuple[str, int]:
+        """``key``, unless it came due again while waiting: then that request is the same build."""
+        waiting = self.pending.get(route, {})
+        if key in waiting:
+            del waiting[key]
+            self.coalesced += 1
+        return key
 
     def _next(self, route: str) -> tuple[str, int] | None:
         waiting = self.pending.get(route)
@@ -164,7 +181,7 @@ class Builds:
             await asyncio.gather(*self.running.values(), return_exceptions=True)
 
 
-builds = Builds()
+builds = Builds(settings.profile_build_share)
 
 
 async def build_and_send(profiler: RouteProfiler, key: tuple[str, int]) -> None:

@@ -1,14 +1,30 @@
-"""Streams worker benchmark: joined events/s, feedback-to-snapshot latency, and a plain-loop baseline.
+"""Streams worker benchmark: each stage's rate and lag, the sustained rate, feedback-to-snapshot latency, a plain loop.
 
-Run alone with ``python -m tests.bench.streams`` (needs INSITU_KAFKA_BOOTSTRAP or starts a broker).
+``python -m tests.bench.streams`` runs this section alone (``--help`` for its knobs); it starts
+a broker unless INSITU_KAFKA_BOOTSTRAP is set. Every figure comes from the stages' own
+``stage.lag`` records (``streams.lag``), read back from the topic.
+
+- Backlog: ``--pairs`` inference/feedback pairs produced as fast as the producer goes; for each
+  stage, the seconds until it has processed its share of them and is no longer behind.
+- Sustained rate: pairs at a fixed rate for ``--seconds``, one fresh worker per rate in
+  ``--rates``; per stage, the 99th percentile of its delay (a message's Kafka timestamp to the
+  stage having processed it, the longest of each ``INSITU_LAG_INTERVAL``); the highest rate at
+  which every stage stays under 2 s.
+- Feedback produced -> a snapshot counts it, p50 / p99, with traffic at half that rate beside it.
+- The plain confluent-kafka loop doing the join's work (decode, join, encode, produce).
 """
 
 from __future__ import annotations
 
+import argparse
 import statistics
 import tempfile
+import threading
 import time
 import uuid
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -17,20 +33,27 @@ from confluent_kafka import Consumer, KafkaError, TopicPartition
 
 from infra.config import Settings
 from infra.kafka_clients import admin, producer
+from infra.topic_reader import TopicReader
 from infra.topics import create_topics
 from schemas import Serde
 from streams.join.logic import on_feedback, on_inference
 from tests.bench import kafka
 from tests.streams.worker_process import WorkerProcess, worker_env
 
-EVENTS = 20_000
+PAIRS = 20_000
+RATES = (100, 200, 400)
+SECONDS = 60.0
+WARM_UP_S = 10.0
+LAG_AIM_S = 2.0
+SHARE = {"join": 2, "metrics": 1, "profiling": 2, "router": 2}
+"""Messages each stage processes per pair at least: its input halves, or a joined event and its re-keyed copy."""
 
 
-def _inference(i: int, now: datetime) -> dict[str, Any]:
+def _inference(i: int, now: datetime, instance: str | None = None) -> dict[str, Any]:
     return {
         "request_id": f"b{i}",
         "route": "bench",
-        "instance_id": f"inst-{i % 3}",
+        "instance_id": instance or f"inst-{i % 3}",
         "model_version": 1,
         "ts": now,
         "features": {"x": float(i % 100), "y": float(i % 7)},
@@ -40,11 +63,20 @@ def _inference(i: int, now: datetime) -> dict[str, Any]:
     }
 
 
-def _produce_pairs(settings: Settings, start: int, count: int) -> None:
+def _produce_pairs(
+    settings: Settings, start: int, count: int, rate: float | None = None, stop: threading.Event | None = None
+) -> None:
+    """``count`` pairs from request ``b{start}`` on, as fast as the producer goes or at ``rate`` pairs/s."""
     serde = Serde()
     out = producer(settings)
-    now = datetime.now(UTC)
-    for i in range(start, start + count):
+    began = time.perf_counter()
+    for n, i in enumerate(range(start, start + count)):
+        if stop is not None and stop.is_set():
+            break
+        if rate is not None:
+            while n >= rate * (time.perf_counter() - began):
+                out.poll(0.002)
+        now = datetime.now(UTC)
         for topic, record in (
             ("inference.events", _inference(i, now)),
             ("feedback.events", {"request_id": f"b{i}", "label": "a", "ts": now}),
@@ -61,40 +93,108 @@ def _produce_pairs(settings: Settings, start: int, count: int) -> None:
     out.flush(60)
 
 
-def _count_until(settings: Settings, topic: str, target: int, timeout: float) -> float:
-    """Seconds until ``target`` committed records are on ``topic``."""
-    consumer = Consumer(
-        {
-            "bootstrap.servers": settings.kafka_bootstrap,
-            "group.id": uuid.uuid4().hex,
-            "auto.offset.reset": "earliest",
-            "isolation.level": "read_committed",
-        }
-    )
-    consumer.subscribe([settings.topic(topic)])
-    seen, began = 0, time.perf_counter()
-    while seen < target and time.perf_counter() - began < timeout:
-        seen += sum(1 for m in consumer.consume(1000, timeout=0.5) if m.error() is None)
-    consumer.close()
-    return time.perf_counter() - began
+class LagWatch:
+    """The ``stage.lag`` records of a run, read as they come."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.reader = TopicReader(settings, "stage.lag", name="bench-lag").open()
+        self.records: list[dict[str, Any]] = []
+
+    def poll(self, timeout: float = 0.5) -> None:
+        self.records += [m.record for m in self.reader.poll(timeout) if m.record is not None]
+
+    def processed(self) -> Counter[str]:
+        totals: Counter[str] = Counter()
+        for r in self.records:
+            totals[r["stage"]] += r["processed"]
+        return totals
+
+    def caught_up(self, stage: str, pairs: int) -> bool:
+        """``stage`` has processed its share of ``pairs`` and its latest record is not behind."""
+        mine = [r for r in self.records if r["stage"] == stage]
+        return bool(mine) and self.processed()[stage] >= SHARE[stage] * pairs and mine[-1]["messages_behind"] == 0
+
+    def delays_s(self, stage: str, since: datetime, until: datetime) -> list[float]:
+        return [
+            r["delay_max_ms"] / 1000
+            for r in self.records
+            if r["stage"] == stage and r["delay_max_ms"] is not None and since <= r["ts"] <= until
+        ]
+
+    def behind(self, stage: str) -> int:
+        return max((r["messages_behind"] for r in self.records if r["stage"] == stage), default=0)
+
+    def close(self) -> None:
+        self.reader.close()
 
 
-def bench_worker(settings: Settings, tmp: Path) -> tuple[list[tuple[str, str]], float]:
-    process = WorkerProcess(worker_env(settings, INSITU_FEEDBACK_TTL="1h"), tmp / "worker.log").start()
+@contextmanager
+def _worker(base: Settings, tmp: Path, tag: str) -> Iterator[tuple[Settings, LagWatch]]:
+    """A fresh topic prefix, its topics, a streams worker on them and a watch on its lag."""
+    settings = base.model_copy(update={"topic_prefix": f"{tag}{uuid.uuid4().hex[:6]}.", "data_dir": tmp / tag})
+    create_topics(admin(settings), settings)
+    process = WorkerProcess(worker_env(settings, INSITU_FEEDBACK_TTL="1h"), tmp / f"{tag}.log").start()
+    watch = LagWatch(settings)
     try:
-        began = time.perf_counter()
-        _produce_pairs(settings, 0, EVENTS)  # as fast as the producer goes; the worker joins meanwhile
-        _count_until(settings, "joined.events", EVENTS, timeout=600)
-        rate = EVENTS / (time.perf_counter() - began)
-        _wait_for_metrics(settings, EVENTS)  # measure latency on an idle worker, not behind a backlog
-        latencies = _snapshot_latency(settings)
+        yield settings, watch
     finally:
+        watch.close()
         process.stop()
-    return [
-        (f"streams worker, joined events/s ({EVENTS:,} pairs, one worker)", f"{rate:,.0f}"),
-        ("feedback produced -> snapshot reflects it, p50", f"{statistics.median(latencies):.2f} s"),
-        ("feedback produced -> snapshot reflects it, p99", f"{_p99(latencies):.2f} s"),
-    ], rate
+
+
+def _wait_caught_up(watch: LagWatch, pairs: int, began: float, timeout: float) -> dict[str, float]:
+    """Seconds from ``began`` until each stage caught up with ``pairs`` (missing: not within ``timeout``)."""
+    done: dict[str, float] = {}
+    while len(done) < len(SHARE) and time.perf_counter() - began < timeout:
+        watch.poll(0.5)
+        for stage in SHARE:
+            if stage not in done and watch.caught_up(stage, pairs):
+                done[stage] = time.perf_counter() - began
+    return done
+
+
+def bench_backlog(base: Settings, tmp: Path, pairs: int) -> list[tuple[str, str]]:
+    with _worker(base, tmp, "backlog") as (settings, watch):
+        began = time.perf_counter()
+        _produce_pairs(settings, 0, pairs)
+        produced = time.perf_counter() - began
+        done = _wait_caught_up(watch, pairs, began, timeout=900)
+    rows = [(f"{pairs:,} pairs produced in", f"{produced:.1f} s")]
+    for stage in SHARE:
+        seconds = done.get(stage)
+        value = f"{seconds:.1f} s ({pairs / seconds:,.0f} pairs/s)" if seconds else "not within 900 s"
+        rows.append((f"  {stage} caught up after (most messages behind: {watch.behind(stage):,})", value))
+    return rows
+
+
+def bench_sustained(base: Settings, tmp: Path, rate: float, seconds: float) -> dict[str, float | None]:
+    """Per stage, the p99 of its delay at ``rate`` pairs/s after a warm-up (None: it never caught up)."""
+    with _worker(base, tmp, f"rate{int(rate)}") as (settings, watch):
+        start = datetime.now(UTC)
+        began = time.perf_counter()
+        pairs = int(rate * seconds)
+        _produce_pairs(settings, 0, pairs, rate=rate)
+        end = datetime.now(UTC)
+        done = _wait_caught_up(watch, pairs, began, timeout=seconds + 120)
+        since = datetime.fromtimestamp(start.timestamp() + WARM_UP_S, UTC)
+        out: dict[str, float | None] = {}
+        for stage in SHARE:
+            delays = watch.delays_s(stage, since, end)
+            out[stage] = _p99(delays) if stage in done and delays else None
+        return out
+
+
+def bench_latency(base: Settings, tmp: Path, background: float) -> list[float]:
+    with _worker(base, tmp, "latency") as (settings, _):
+        stop = threading.Event()
+        traffic = threading.Thread(target=_produce_pairs, args=(settings, 10**7, 10**7, background, stop), daemon=True)
+        traffic.start()
+        try:
+            time.sleep(WARM_UP_S)
+            return _snapshot_latency(settings)
+        finally:
+            stop.set()
+            traffic.join(30)
 
 
 def _snapshot_latency(settings: Settings, count: int = 100) -> list[float]:
@@ -106,7 +206,6 @@ def _snapshot_latency(settings: Settings, count: int = 100) -> list[float]:
     partitions = consumer.list_topics(name, timeout=10).topics[name].partitions
     ends = [consumer.get_watermark_offsets(TopicPartition(name, p), timeout=10)[1] for p in partitions]
     consumer.assign([TopicPartition(name, p, end) for p, end in zip(partitions, ends, strict=True)])
-    now = datetime.now(UTC)
     sent: list[float] = []
     latencies: list[float] = []
 
@@ -121,7 +220,8 @@ def _snapshot_latency(settings: Settings, count: int = 100) -> list[float]:
                     latencies.append(arrived - sent[len(latencies)])
 
     for k in range(count):
-        record = dict(_inference(k, now), request_id=f"probe-{k}", instance_id="latency-probe")
+        now = datetime.now(UTC)
+        record = dict(_inference(k, now, "latency-probe"), request_id=f"probe-{k}")
         label = {"request_id": record["request_id"], "label": "a", "ts": now}
         out.produce(
             settings.topic("inference.events"),
@@ -136,28 +236,11 @@ def _snapshot_latency(settings: Settings, count: int = 100) -> list[float]:
         out.flush(10)
         sent.append(time.perf_counter())
         drain(0.1)
-    deadline = time.perf_counter() + 30
+    deadline = time.perf_counter() + 60
     while len(latencies) < count and time.perf_counter() < deadline:
         drain(0.5)
     consumer.close()
     return latencies
-
-
-def _wait_for_metrics(settings: Settings, total: int, timeout: float = 600) -> None:
-    serde = Serde()
-    consumer = Consumer(
-        {"bootstrap.servers": settings.kafka_bootstrap, "group.id": uuid.uuid4().hex, "auto.offset.reset": "latest"}
-    )
-    consumer.subscribe([settings.topic("metrics.snapshots")])
-    latest: dict[str, int] = {}
-    deadline = time.perf_counter() + timeout
-    while sum(latest.values()) < total and time.perf_counter() < deadline:
-        for message in consumer.consume(500, timeout=0.5):
-            if message.error() is None:
-                snap = serde.decode("metrics.snapshots", message.value())
-                if snap["window"] == "version":
-                    latest[snap["instance_id"]] = snap["labelled"]
-    consumer.close()
 
 
 def _p99(values: list[float]) -> float:
@@ -165,8 +248,8 @@ def _p99(values: list[float]) -> float:
     return ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))]
 
 
-def bench_plain_loop(settings: Settings) -> float:
-    """The same per-event work (decode, join in a dict, encode, produce) in a plain confluent-kafka loop."""
+def bench_plain_loop(settings: Settings, pairs: int) -> float:
+    """The join's per-event work (decode, join in a dict, encode, produce) in a plain confluent-kafka loop."""
     serde = Serde()
     out = producer(settings)
     consumer = Consumer(
@@ -181,7 +264,7 @@ def bench_plain_loop(settings: Settings) -> float:
     state: dict[str, Any] = {}
     joined, began = 0, time.perf_counter()
     inference_topic = settings.topic("inference.events")
-    while joined < EVENTS and time.perf_counter() - began < 300:
+    while joined < pairs and time.perf_counter() - began < 300:
         for message in consumer.consume(1000, timeout=0.5):
             if message.error() is not None:
                 if message.error().code() != KafkaError._PARTITION_EOF:
@@ -213,21 +296,51 @@ def bench_plain_loop(settings: Settings) -> float:
     return joined / (time.perf_counter() - began)
 
 
-def run(settings: Settings | None = None) -> list[tuple[str, str]]:
+def run(
+    settings: Settings | None = None, pairs: int = PAIRS, rates: tuple[float, ...] = RATES, seconds: float = SECONDS
+) -> list[tuple[str, str]]:
     with tempfile.TemporaryDirectory() as tmp, kafka.bootstrap(Path(tmp), settings) as servers:
         base = (settings or Settings()).model_copy(update={"kafka_bootstrap": servers})
-        worker_settings = base.model_copy(update={"topic_prefix": f"bs{uuid.uuid4().hex[:6]}.", "data_dir": Path(tmp)})
-        create_topics(admin(worker_settings), worker_settings)
-        rows, worker_rate = bench_worker(worker_settings, Path(tmp))
-        plain_settings = base.model_copy(update={"topic_prefix": f"bp{uuid.uuid4().hex[:6]}."})
-        create_topics(admin(plain_settings), plain_settings)
-        _produce_pairs(plain_settings, 0, EVENTS)
-        plain_rate = bench_plain_loop(plain_settings)
-    rows.append(("plain confluent-kafka loop, same per-event work, joined events/s", f"{plain_rate:,.0f}"))
-    rows.append(("ratio streams worker / plain loop", f"{worker_rate / plain_rate:.2f}"))
+        rows = bench_backlog(base, Path(tmp), pairs)
+        sustained = 0.0
+        for rate in rates:
+            p99 = bench_sustained(base, Path(tmp), rate, seconds)
+            cells = ", ".join(f"{s} {v:.2f} s" if v is not None else f"{s} fell behind" for s, v in p99.items())
+            rows.append((f"{rate:,.0f} pairs/s for {seconds:.0f} s, p99 delay per stage", cells))
+            if all(v is not None and v < LAG_AIM_S for v in p99.values()):
+                sustained = max(sustained, rate)
+        rows.append(
+            (
+                f"sustained rate (of {', '.join(f'{r:,.0f}' for r in rates)}): every stage p99 < 2 s",
+                f"{sustained:,.0f} pairs/s",
+            )
+        )
+        background = sustained / 2
+        latencies = bench_latency(base, Path(tmp), background)
+        if latencies:
+            rows.append(
+                (f"feedback -> snapshot at {background:,.0f} pairs/s, p50", f"{statistics.median(latencies):.2f} s")
+            )
+            rows.append((f"feedback -> snapshot at {background:,.0f} pairs/s, p99", f"{_p99(latencies):.2f} s"))
+        else:
+            rows.append((f"feedback -> snapshot at {background:,.0f} pairs/s", "no snapshot within 60 s"))
+        plain = base.model_copy(update={"topic_prefix": f"bp{uuid.uuid4().hex[:6]}."})
+        create_topics(admin(plain), plain)
+        _produce_pairs(plain, 0, pairs)
+        rows.append(("plain confluent-kafka loop, the join's work, pairs/s", f"{bench_plain_loop(plain, pairs):,.0f}"))
     return rows
 
 
-if __name__ == "__main__":
-    for name, value in run():
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--pairs", type=int, default=PAIRS, help="pairs in the backlog run")
+    parser.add_argument("--rates", default=",".join(map(str, RATES)), help="comma-separated pairs/s to sustain")
+    parser.add_argument("--seconds", type=float, default=SECONDS, help="how long each rate is sustained")
+    args = parser.parse_args()
+    rates = tuple(float(r) for r in args.rates.split(","))
+    for name, value in run(pairs=args.pairs, rates=rates, seconds=args.seconds):
         print(f"| {name} | {value} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()

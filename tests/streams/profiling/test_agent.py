@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import threading
+import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -66,3 +68,32 @@ def test_events_keep_flowing_while_a_build_is_stuck(monkeypatch: pytest.MonkeyPa
     assert (waiting, coalesced) == (1, 2)  # three builds came due behind the stuck one: one ran after it
     assert [p["profile_version"] for p in sent] == [1, 2]
     assert [p["events"] for p in sent] == [250, 1_000]  # the second build used the newest window
+
+
+def test_a_routes_builds_take_at_most_their_share_of_its_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    spans: list[tuple[float, float]] = []  # (start, end) of each build's heavy part
+    real = profiling.compute
+
+    def timed(profiler: Any, build: Any) -> dict[str, Any]:
+        began = time.monotonic()
+        time.sleep(0.2)  # a build of at least 0.2 s
+        profile = real(profiler, build)
+        spans.append((began, time.monotonic()))
+        return profile
+
+    monkeypatch.setattr(profiling, "compute", timed)
+    monkeypatch.setattr(profiling, "read_profile_versions", dict)
+    monkeypatch.setattr(profiling, "profilers", profiling.Profilers())
+    monkeypatch.setattr(profiling, "builds", profiling.Builds(share=0.25))
+    topic = profile_input.get_topic_name()
+
+    async def main() -> None:
+        async with AgentHarness(profiling.profiler_agent) as harness:
+            for i in range(1_000):
+                await harness.put(topic, b"slow", joined(i))
+            await profiling.builds.idle()  # builds due meanwhile wait their turn, then run
+
+    asyncio.run(main())
+    assert len(spans) >= 2
+    for (began, ended), (following, _) in itertools.pairwise(spans):
+        assert following - ended >= 3 * (ended - began) * 0.99  # share 1/4: three times its length between
