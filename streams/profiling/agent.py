@@ -3,18 +3,21 @@
 ``profile_feeder`` forwards each joined event to an internal topic keyed by route, so every
 instance of a route (and so its peers) reaches the same worker. ``profiler_agent`` keeps the
 windows and drift detectors of its routes in memory and, every ``build_every`` events, starts a
-profile build off the event path (``Builds``: the slice search and SHAP attribution run in an
-executor, one build per route at a time, a build due meanwhile coalesced onto the newest
-window); each build sends its profile to the compacted ``profiles`` topic and material changes
-to ``profile.changes``. Windows refill from the stream after a
-restart; profile versions continue from the ``profiles`` topic.
+profile build off the event path (``Builds``: the slice search and SHAP attribution run in a
+process of their own, so they take neither the event loop nor its interpreter lock; one build
+per route at a time, a build due meanwhile coalesced onto the newest window); each build sends
+its profile to the compacted ``profiles`` topic and material changes to ``profile.changes``.
+Windows refill from the stream after a restart; profile versions continue from the ``profiles``
+topic.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import multiprocessing
 import time
+from concurrent.futures import Executor, ProcessPoolExecutor
 from typing import Any
 
 from infra.topic_reader import TopicReader
@@ -24,8 +27,7 @@ from streams.app import app, settings
 from streams.deadletter import DeadLetters, Message, send
 from streams.drift import InstanceDrift
 from streams.join.logic import to_millis
-from streams.profiling.monitor import Build, ProfilerConfig, RouteProfiler
-from streams.profiling.shap_attribution import attribute_errors
+from streams.profiling.monitor import ProfilerConfig, RouteProfiler, compute_build
 from streams.topology import JOINED, joined_events, profile_changes, profile_input, profiles
 
 log = logging.getLogger(__name__)
@@ -125,8 +127,9 @@ class Builds:
     (its event path keeps the processor meanwhile; the wait makes its window newer).
     """
 
-    def __init__(self, share: float = 1.0) -> None:
+    def __init__(self, share: float = 1.0, executor: Executor | None = None) -> None:
         self.share = share
+        self.executor = executor  # None: the event loop's default (threads)
         self.not_before: dict[str, float] = {}  # route -> monotonic time its next build may start
         self.running: dict[str, asyncio.Task[None]] = {}
         self.pending: dict[str, dict[tuple[str, int], None]] = {}  # route -> instance versions due, in order
@@ -181,28 +184,19 @@ class Builds:
             await asyncio.gather(*self.running.values(), return_exceptions=True)
 
 
-builds = Builds(settings.profile_build_share)
+# One process for the heavy part, started on the first build (spawned: the worker has threads).
+builds = Builds(
+    settings.profile_build_share,
+    ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")),
+)
 
 
 async def build_and_send(profiler: RouteProfiler, key: tuple[str, int]) -> None:
     build = profiler.start(*key, now_ms=int(time.time() * 1000))
-    profile = await asyncio.get_running_loop().run_in_executor(None, compute, profiler, build)
+    loop = asyncio.get_running_loop()
+    profile = await loop.run_in_executor(builds.executor, compute_build, profiler.route, profiler.config.profile, build)
     changes = profiler.finish(build, profile)
     await send(profiles, key=profile["instance_id"].encode(), value=serde.encode("profiles", profile))
     for change in changes:
         log.info("profile change for %s: %s %s", change["instance_id"], change["kind"], change.get("detail", ""))
         await send(profile_changes, key=change["instance_id"].encode(), value=serde.encode("profile.changes", change))
-
-
-def compute(profiler: RouteProfiler, build: Build) -> dict[str, Any]:
-    """The heavy part of a build (SHAP attribution, the slice search), in an executor thread."""
-    return profiler.compute(build, _attribute(build.snapshot.frame))
-
-
-def _attribute(frame: Any) -> Any:
-    """SHAP error attribution for a window; a failure leaves the profile without it rather than stopping."""
-    try:
-        return attribute_errors(frame, threads=1)
-    except Exception:  # shap raises many types on degenerate windows (one class, no errors, ...)
-        log.exception("SHAP attribution failed; profile built without it")
-        return None

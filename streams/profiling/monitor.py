@@ -10,21 +10,25 @@ The agent that owns a route (its input keyed by route, so every instance's peers
    immutable snapshot of the newest window and reserves the profile version; ``profile =
    profiler.compute(build, attribution)`` is the heavy part (the slice search, tens of
    milliseconds; SHAP attribution, seconds) and reads nothing the stream changes, so it runs in an
-   executor while events keep coming; ``changes = profiler.finish(build, profile)`` back on the
+   executor while events keep coming (``compute_build`` does it with the attribution, from
+   picklable arguments: a worker process can run it); ``changes = profiler.finish(build, profile)`` back on the
    event loop; then send ``profile`` to ``profiles`` (key: instance id) and each change to
    ``profile.changes``. ``build`` does the three in a row.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from streams.profiling.changes import ChangeDetector
 from streams.profiling.profile import ProfileConfig, build_profile, no_drift
-from streams.profiling.shap_attribution import Attribution
+from streams.profiling.shap_attribution import Attribution, attribute_errors
 from streams.profiling.window import Frame, RouteWindows
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -141,20 +145,7 @@ class RouteProfiler:
 
     def compute(self, build: Build, attribution: Attribution | None = None) -> dict[str, Any]:
         """The ``profiles`` record of ``build`` (reads only ``build`` and the configuration: thread-safe)."""
-        snap = build.snapshot
-        return build_profile(
-            snap.frame,
-            instance_id=snap.instance_id,
-            route=self.route,
-            model_version=snap.model_version,
-            profile_version=build.profile_version,
-            created_ts=build.now_ms,
-            window=snap.window,
-            peers=snap.peers,
-            attribution=attribution,
-            drift=build.drift,
-            config=self.config.profile,
-        )
+        return profile_record(self.route, self.config.profile, build, attribution)
 
     def finish(self, build: Build, profile: dict[str, Any]) -> list[dict[str, Any]]:
         """The ``profile.changes`` records the finished ``profile`` warrants."""
@@ -173,3 +164,37 @@ class RouteProfiler:
         build = self.start(instance_id, model_version, now_ms=now_ms, snapshot=snapshot)
         profile = self.compute(build, attribution)
         return profile, self.finish(build, profile)
+
+
+def profile_record(
+    route: str, config: ProfileConfig, build: Build, attribution: Attribution | None = None
+) -> dict[str, Any]:
+    """The ``profiles`` record of ``build`` on ``route``."""
+    snap = build.snapshot
+    return build_profile(
+        snap.frame,
+        instance_id=snap.instance_id,
+        route=route,
+        model_version=snap.model_version,
+        profile_version=build.profile_version,
+        created_ts=build.now_ms,
+        window=snap.window,
+        peers=snap.peers,
+        attribution=attribution,
+        drift=build.drift,
+        config=config,
+    )
+
+
+def compute_build(route: str, config: ProfileConfig, build: Build) -> dict[str, Any]:
+    """The heavy part of a build, SHAP error attribution and the slice search, from picklable arguments.
+
+    A failed attribution (shap raises many types on degenerate windows: one class, no errors)
+    leaves the profile without it rather than failing the build.
+    """
+    try:
+        attribution = attribute_errors(build.snapshot.frame, threads=1)
+    except Exception:
+        log.exception("SHAP attribution failed; profile built without it")
+        attribution = None
+    return profile_record(route, config, build, attribution)

@@ -41,7 +41,7 @@ from tests.bench import kafka
 from tests.streams.worker_process import WorkerProcess, worker_env
 
 PAIRS = 20_000
-RATES = (100, 200, 400)
+RATES = (50, 100, 200)
 SECONDS = 60.0
 WARM_UP_S = 10.0
 LAG_AIM_S = 2.0

@@ -40,14 +40,14 @@ def joined(i: int) -> bytes:
 
 def test_events_keep_flowing_while_a_build_is_stuck(monkeypatch: pytest.MonkeyPatch) -> None:
     release, started = threading.Event(), threading.Event()
-    real = profiling.compute
+    real = profiling.compute_build
 
-    def stuck(profiler: Any, build: Any) -> dict[str, Any]:
+    def stuck(route: str, config: Any, build: Any) -> dict[str, Any]:
         started.set()
         assert release.wait(60), "the test never released the build"
-        return real(profiler, build)
+        return real(route, config, build)
 
-    monkeypatch.setattr(profiling, "compute", stuck)
+    monkeypatch.setattr(profiling, "compute_build", stuck)
     monkeypatch.setattr(profiling, "read_profile_versions", dict)
     monkeypatch.setattr(profiling, "profilers", profiling.Profilers())
     monkeypatch.setattr(profiling, "builds", profiling.Builds())
@@ -72,16 +72,16 @@ def test_events_keep_flowing_while_a_build_is_stuck(monkeypatch: pytest.MonkeyPa
 
 def test_a_routes_builds_take_at_most_their_share_of_its_time(monkeypatch: pytest.MonkeyPatch) -> None:
     spans: list[tuple[float, float]] = []  # (start, end) of each build's heavy part
-    real = profiling.compute
+    real = profiling.compute_build
 
-    def timed(profiler: Any, build: Any) -> dict[str, Any]:
+    def timed(route: str, config: Any, build: Any) -> dict[str, Any]:
         began = time.monotonic()
         time.sleep(0.2)  # a build of at least 0.2 s
-        profile = real(profiler, build)
+        profile = real(route, config, build)
         spans.append((began, time.monotonic()))
         return profile
 
-    monkeypatch.setattr(profiling, "compute", timed)
+    monkeypatch.setattr(profiling, "compute_build", timed)
     monkeypatch.setattr(profiling, "read_profile_versions", dict)
     monkeypatch.setattr(profiling, "profilers", profiling.Profilers())
     monkeypatch.setattr(profiling, "builds", profiling.Builds(share=0.25))
