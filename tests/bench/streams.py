@@ -11,6 +11,8 @@ a broker unless INSITU_KAFKA_BOOTSTRAP is set. Every figure comes from the stage
   stage having processed it, the longest of each ``INSITU_LAG_INTERVAL``); the highest rate at
   which every stage stays under 2 s.
 - Feedback produced -> a snapshot counts it, p50 / p99, with traffic at half that rate beside it.
+- Time to name a weakness: at ``--weak-rate`` pairs/s, one instance starts erring on ``x >= 80``
+  half-way through; seconds until a ``slice_appeared`` change names a slice on ``x`` for it.
 - The plain confluent-kafka loop doing the join's work (decode, join, encode, produce).
 """
 
@@ -23,7 +25,7 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -45,6 +47,8 @@ RATES = (50, 100, 200)
 SECONDS = 60.0
 WARM_UP_S = 10.0
 LAG_AIM_S = 2.0
+BACKLOG_TIMEOUT_S = 300
+WEAK_RATE = 100.0
 SHARE = {"join": 2, "metrics": 1, "profiling": 2, "router": 2}
 """Messages each stage processes per pair at least: its input halves, or a joined event and its re-keyed copy."""
 
@@ -63,10 +67,21 @@ def _inference(i: int, now: datetime, instance: str | None = None) -> dict[str, 
     }
 
 
+Predict = Callable[[int, dict[str, Any]], str]
+
+
 def _produce_pairs(
-    settings: Settings, start: int, count: int, rate: float | None = None, stop: threading.Event | None = None
+    settings: Settings,
+    start: int,
+    count: int,
+    rate: float | None = None,
+    stop: threading.Event | None = None,
+    predict: Predict | None = None,
 ) -> None:
-    """``count`` pairs from request ``b{start}`` on, as fast as the producer goes or at ``rate`` pairs/s."""
+    """``count`` pairs from request ``b{start}`` on, as fast as the producer goes or at ``rate`` pairs/s.
+
+    ``predict(n, inference)``: the prediction of the ``n``-th pair (the label is always ``a``).
+    """
     serde = Serde()
     out = producer(settings)
     began = time.perf_counter()
@@ -77,8 +92,11 @@ def _produce_pairs(
             while n >= rate * (time.perf_counter() - began):
                 out.poll(0.002)
         now = datetime.now(UTC)
+        inference = _inference(i, now)
+        if predict is not None:
+            inference["prediction"] = predict(n, inference)
         for topic, record in (
-            ("inference.events", _inference(i, now)),
+            ("inference.events", inference),
             ("feedback.events", {"request_id": f"b{i}", "label": "a", "ts": now}),
         ):
             while True:
@@ -158,11 +176,11 @@ def bench_backlog(base: Settings, tmp: Path, pairs: int) -> list[tuple[str, str]
         began = time.perf_counter()
         _produce_pairs(settings, 0, pairs)
         produced = time.perf_counter() - began
-        done = _wait_caught_up(watch, pairs, began, timeout=900)
+        done = _wait_caught_up(watch, pairs, began, timeout=BACKLOG_TIMEOUT_S)
     rows = [(f"{pairs:,} pairs produced in", f"{produced:.1f} s")]
     for stage in SHARE:
         seconds = done.get(stage)
-        value = f"{seconds:.1f} s ({pairs / seconds:,.0f} pairs/s)" if seconds else "not within 900 s"
+        value = f"{seconds:.1f} s ({pairs / seconds:,.0f} pairs/s)" if seconds else f"not within {BACKLOG_TIMEOUT_S} s"
         rows.append((f"  {stage} caught up after (most messages behind: {watch.behind(stage):,})", value))
     return rows
 
@@ -195,6 +213,39 @@ def bench_latency(base: Settings, tmp: Path, background: float) -> list[float]:
         finally:
             stop.set()
             traffic.join(30)
+
+
+def bench_weakness(base: Settings, tmp: Path, rate: float, seconds: float) -> float | None:
+    """Seconds from ``inst-0`` turning wrong on ``x >= 80`` until its profile names a slice on ``x``."""
+    switch = int(rate * seconds / 2)
+
+    def predict(n: int, inference: dict[str, Any]) -> str:
+        weak = n >= switch and inference["instance_id"] == "inst-0" and inference["features"]["x"] >= 80
+        return "b" if weak else "a"
+
+    with _worker(base, tmp, "weak") as (settings, _):
+        reader = TopicReader(settings, "profile.changes", name="bench-changes").open()
+        began = time.perf_counter()
+        traffic = threading.Thread(
+            target=_produce_pairs, args=(settings, 0, int(rate * seconds), rate, None, predict), daemon=True
+        )
+        traffic.start()
+        switched = began + seconds / 2
+        named: float | None = None
+        while named is None and time.perf_counter() < began + seconds + 60:
+            for message in reader.poll(0.5):
+                if _names_x(message.record):
+                    named = time.perf_counter() - switched
+        reader.close()
+        traffic.join(seconds + 60)
+        return named
+
+
+def _names_x(change: dict[str, Any] | None) -> bool:
+    """A ``slice_appeared`` change of ``inst-0`` whose slice has a condition on ``x``."""
+    if not change or change["kind"] != "slice_appeared" or change["instance_id"] != "inst-0":
+        return False
+    return any(c["feature"] == "x" for c in (change["slice"] or {}).get("predicate", []))
 
 
 def _snapshot_latency(settings: Settings, count: int = 100) -> list[float]:
@@ -297,7 +348,11 @@ def bench_plain_loop(settings: Settings, pairs: int) -> float:
 
 
 def run(
-    settings: Settings | None = None, pairs: int = PAIRS, rates: tuple[float, ...] = RATES, seconds: float = SECONDS
+    settings: Settings | None = None,
+    pairs: int = PAIRS,
+    rates: tuple[float, ...] = RATES,
+    seconds: float = SECONDS,
+    weak_rate: float = WEAK_RATE,
 ) -> list[tuple[str, str]]:
     with tempfile.TemporaryDirectory() as tmp, kafka.bootstrap(Path(tmp), settings) as servers:
         base = (settings or Settings()).model_copy(update={"kafka_bootstrap": servers})
@@ -324,6 +379,13 @@ def run(
             rows.append((f"feedback -> snapshot at {background:,.0f} pairs/s, p99", f"{_p99(latencies):.2f} s"))
         else:
             rows.append((f"feedback -> snapshot at {background:,.0f} pairs/s", "no snapshot within 60 s"))
+        named = bench_weakness(base, Path(tmp), weak_rate, 2 * seconds)
+        rows.append(
+            (
+                f"time to name a weakness at {weak_rate:,.0f} pairs/s (x >= 80 on one instance)",
+                f"{named:.1f} s" if named is not None else f"not named within {seconds + 60:.0f} s",
+            )
+        )
         plain = base.model_copy(update={"topic_prefix": f"bp{uuid.uuid4().hex[:6]}."})
         create_topics(admin(plain), plain)
         _produce_pairs(plain, 0, pairs)
@@ -336,9 +398,10 @@ def main() -> None:
     parser.add_argument("--pairs", type=int, default=PAIRS, help="pairs in the backlog run")
     parser.add_argument("--rates", default=",".join(map(str, RATES)), help="comma-separated pairs/s to sustain")
     parser.add_argument("--seconds", type=float, default=SECONDS, help="how long each rate is sustained")
+    parser.add_argument("--weak-rate", type=float, default=WEAK_RATE, help="pairs/s while a weakness appears")
     args = parser.parse_args()
     rates = tuple(float(r) for r in args.rates.split(","))
-    for name, value in run(pairs=args.pairs, rates=rates, seconds=args.seconds):
+    for name, value in run(pairs=args.pairs, rates=rates, seconds=args.seconds, weak_rate=args.weak_rate):
         print(f"| {name} | {value} |", flush=True)
 
 
