@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from confluent_kafka import Consumer, Producer
@@ -9,6 +10,7 @@ from confluent_kafka.admin import AdminClient
 
 from infra.broker import EmbeddedBroker
 from infra.config import Settings
+from schemas import Serde
 
 
 class NoBrokerError(RuntimeError):
@@ -66,6 +68,13 @@ class LazyProducer:
         if self._producer is None:
             self._producer = producer(self._settings, **self._overrides)
         return self._producer
+
+    def produce_records(self, serde: Serde, topic: str, records: Iterable[Mapping[str, Any]], key: str) -> None:
+        """Encode each record for catalog ``topic`` and produce it keyed by its field ``key`` (not waited for)."""
+        kafka = self.get()
+        for record in records:
+            kafka.produce(self._settings.topic(topic), key=str(record[key]).encode(), value=serde.encode(topic, record))
+        kafka.poll(0)
 
 
 def consumer(settings: Settings, group_id: str, **overrides: Any) -> Consumer:

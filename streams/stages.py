@@ -64,8 +64,4 @@ def current_records(now_ms: int) -> list[dict[str, Any]]:
 async def _send_lag() -> None:
     if app.rebalancing or not stages:
         return
-    kafka = lag_records.get()
-    for record in current_records(int(time.time() * 1000)):
-        value = serde.encode("stage.lag", record)
-        kafka.produce(settings.topic("stage.lag"), key=record["stage"].encode(), value=value)
-    kafka.poll(0)
+    lag_records.produce_records(serde, "stage.lag", current_records(int(time.time() * 1000)), key="stage")

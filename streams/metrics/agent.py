@@ -177,8 +177,4 @@ def current_snapshots(now_ms: int) -> list[dict[str, Any]]:
 async def _snapshot() -> None:
     if app.rebalancing:
         return
-    kafka = snapshots.get()
-    for record in current_snapshots(int(time.time() * 1000)):
-        value = serde.encode("metrics.snapshots", record)
-        kafka.produce(settings.topic("metrics.snapshots"), key=record["instance_id"].encode(), value=value)
-    kafka.poll(0)
+    snapshots.produce_records(serde, "metrics.snapshots", current_snapshots(int(time.time() * 1000)), key="instance_id")

@@ -344,10 +344,4 @@ def lag_sender(settings: SinkSettings) -> Callable[[dict[str, Any]], None]:
     """Send the sink's ``stage.lag`` records (not through the batcher: the progress view reads the topic)."""
     serde = Serde.from_settings(settings)
     kafka = LazyProducer(settings)
-
-    def send(record: dict[str, Any]) -> None:
-        out = kafka.get()
-        out.produce(settings.topic("stage.lag"), key=record["stage"].encode(), value=serde.encode("stage.lag", record))
-        out.poll(0)
-
-    return send
+    return lambda record: kafka.produce_records(serde, "stage.lag", [record], key="stage")
