@@ -104,5 +104,16 @@ class FakeConsumer:
         assert asynchronous is False
         self.events.append(("commit", {(tp.topic, tp.partition): tp.offset for tp in offsets}))
 
+    ends: dict[tuple[str, int], int] = {}  # the high watermark of each assigned partition, as fetched
+
+    def assignment(self) -> list[TopicPartition]:
+        return [TopicPartition(topic, partition) for topic, partition in self.ends]
+
+    def get_watermark_offsets(self, tp: TopicPartition, cached: bool = False) -> tuple[int, int]:
+        return 0, self.ends[(tp.topic, tp.partition)]
+
+    def position(self, partitions: list[TopicPartition]) -> list[TopicPartition]:
+        return [TopicPartition(tp.topic, tp.partition, -1001) for tp in partitions]  # nothing consumed yet
+
     def close(self) -> None:
         self.closed = True

@@ -156,3 +156,31 @@ def test_a_record_the_sink_fails_on_becomes_a_dead_letter(monkeypatch: pytest.Mo
         "RecursionError: maximum recursion depth exceeded",
     )
     assert events[-1] == ("commit", {("p.joined.events", 0): 2})
+
+
+def test_the_sink_reports_its_lag_from_what_it_consumed() -> None:
+    events: Events = []
+    sent: list[dict] = []
+    messages = [
+        message("joined.events", 0, offset, encoded("joined.events", request_id=f"r{offset}")) for offset in (3, 4)
+    ]
+    config = SinkSettings(topic_prefix="p.", kafka_bootstrap="unused:9092", lag_interval=5)
+    now = [0.0]
+    fake = FakeConsumer(events, messages)
+    fake.ends = {("p.joined.events", 0): 10, ("p.joined.events", 1): 7}
+    sink = SinkRunner(
+        config,
+        writer=ClickHouseWriter(config, open_client=Opener(events)),
+        serde=SERDE,
+        consumer_factory=lambda: fake,
+        clock=lambda: now[0],
+        lag_sender=sent.append,
+    )
+    sink.setup()
+    sink.poll(max_wait=0)
+    assert sent == []  # not due yet
+    now[0] = 5.0
+    sink.poll(max_wait=0)
+    (record,) = sent
+    assert (record["stage"], record["processed"], record["messages_behind"]) == ("sink", 2, 5)  # 10 - 4 - 1 on p0
+    assert record["delay_max_ms"] is not None and record["newest_age_ms"] is not None
