@@ -50,9 +50,9 @@ class StageLag:
             self.delay_max_ms = delay if self.delay_max_ms is None else max(self.delay_max_ms, delay)
             self.newest_ms = timestamp_ms if self.newest_ms is None else max(self.newest_ms, timestamp_ms)
 
-    def forget(self, partitions: Mapping[TopicPartition, int] | None = None) -> None:
-        """Forget processed offsets (after a rebalance), or set them to ``partitions``' last processed."""
-        self.offsets = dict(partitions or {})
+    def forget(self) -> None:
+        """Forget processed offsets (after a rebalance: the partitions may have moved)."""
+        self.offsets = {}
 
     def record(
         self,
