@@ -56,7 +56,7 @@ class SchemaCatalog:
         versions = []
         for entry in manifest["schemas"]:
             raw = json.loads((SCHEMA_DIR / entry["file"]).read_text())
-            parsed = fastavro.parse_schema(raw, _write_hint=False)
+            parsed = fastavro.parse_schema(raw)
             versions.append(SchemaVersion(entry["id"], entry["topic"], entry["version"], raw, parsed))
         return cls(versions)
 

@@ -85,7 +85,7 @@ class ConfluentRegistry:
             return cached
         try:
             schema = self._client.get_schema(schema_id)
-            parsed = fastavro.parse_schema(json.loads(schema.schema_str), _write_hint=False)
+            parsed = fastavro.parse_schema(json.loads(schema.schema_str))
         except Exception as exc:  # the client raises several error types; all mean "no usable schema"
             msg = f"schema id {schema_id} could not be fetched from the Schema Registry: {exc}"
             raise SerializationError(msg, reason="unknown_schema") from exc

@@ -48,6 +48,7 @@ SECONDS = 60.0
 WARM_UP_S = 10.0
 LAG_AIM_S = 2.0
 BACKLOG_TIMEOUT_S = 300
+READY_TIMEOUT_S = 120
 WEAK_RATE = 100.0
 SHARE = {"join": 2, "metrics": 1, "profiling": 2, "router": 2}
 """Messages each stage processes per pair at least: its input halves, or a joined event and its re-keyed copy."""
@@ -121,6 +122,14 @@ class LagWatch:
     def poll(self, timeout: float = 0.5) -> None:
         self.records += [m.record for m in self.reader.poll(timeout) if m.record is not None]
 
+    def wait_ready(self, timeout: float) -> None:
+        """Until every stage has reported once: the worker has started and owns its partitions."""
+        deadline = time.monotonic() + timeout
+        while not set(SHARE) <= {r["stage"] for r in self.records}:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"the streams worker reported no lag for {set(SHARE)} within {timeout:g} s")
+            self.poll(0.5)
+
     def processed(self) -> Counter[str]:
         totals: Counter[str] = Counter()
         for r in self.records:
@@ -154,6 +163,7 @@ def _worker(base: Settings, tmp: Path, tag: str) -> Iterator[tuple[Settings, Lag
     process = WorkerProcess(worker_env(settings, INSITU_FEEDBACK_TTL="1h"), tmp / f"{tag}.log").start()
     watch = LagWatch(settings)
     try:
+        watch.wait_ready(READY_TIMEOUT_S)
         yield settings, watch
     finally:
         watch.close()
