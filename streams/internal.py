@@ -28,17 +28,18 @@ def unlabelled(settings: StreamSettings) -> str:
     return f"{settings.app_id}-unlabelled"
 
 
-def profile_input(settings: StreamSettings) -> str:
-    """Joined events re-keyed by route, so each route's instances reach one profiler."""
-    return f"{settings.app_id}-profile-input"
+def joined_by_route(settings: StreamSettings) -> str:
+    """Joined events keyed by route, sent by the join beside ``joined.events``: each route's
+    instances reach one profiler and one router."""
+    return f"{settings.app_id}-joined-by-route"
 
 
 def router_input(settings: StreamSettings) -> str:
-    """Every joined event, snapshot, version event and command, keyed by route, for the router."""
+    """Every snapshot, version event and command, keyed by route, for the router."""
     return f"{settings.app_id}-router-input"
 
 
-RETENTION_HOURS = {join_ticks: 1, unlabelled: 168, profile_input: 24, router_input: 24}
+RETENTION_HOURS = {join_ticks: 1, unlabelled: 168, joined_by_route: 24, router_input: 24}
 
 
 def internal_topics(settings: StreamSettings) -> list[NewTopic]:

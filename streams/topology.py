@@ -58,12 +58,13 @@ deadletter = _raw(settings.topic("deadletter"))
 
 # -- internal topics -------------------------------------------------------------------------
 unlabelled = _internal(UNLABELLED)
-profile_input = _internal(internal.profile_input(settings))
+joined_by_route = _internal(internal.joined_by_route(settings))
 router_input = _internal(internal.router_input(settings))
 
 # -- what one agent reads from several topics ------------------------------------------------
 join_source = _raw(INFERENCE, FEEDBACK, TICKS)
 metrics_source = _raw(JOINED, UNLABELLED)
+router_source = _raw(router_input.get_topic_name(), joined_by_route.get_topic_name())
 
 # -- tables (each entry moves with its partition through the table's changelog) --------------
 

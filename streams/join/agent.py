@@ -1,4 +1,8 @@
-"""The join agent: inference and feedback halves meet in a table keyed by request id."""
+"""The join agent: inference and feedback halves meet in a table keyed by request id.
+
+A joined event goes to ``joined.events`` keyed by instance, and the same bytes to the internal
+``joined-by-route`` topic keyed by route, which the profiler and the router read directly.
+"""
 
 from __future__ import annotations
 
@@ -17,7 +21,7 @@ from streams.deadletter import DeadLetters, Message, check_record, send
 from streams.join.logic import Outcome, on_expiry, on_feedback, on_inference
 from streams.routes import RouteCatalog
 from streams.ticks import Ticker
-from streams.topology import FEEDBACK, INFERENCE, TICKS, join_source, joined_events, unlabelled
+from streams.topology import FEEDBACK, INFERENCE, TICKS, join_source, joined_by_route, joined_events, unlabelled
 from streams.validation import InvalidEvent, check_feedback, check_inference, check_key
 
 log = logging.getLogger(__name__)
@@ -123,7 +127,7 @@ async def handle(message: Message, now_ms: int) -> None:
 async def apply(request_id: str, partition: int, outcome: Outcome) -> None:
     joined_key = joined_value = None
     if outcome.joined is not None:  # encoded and checked before any state changes
-        joined_key = outcome.joined["instance_id"].encode()
+        joined_key, route_key = outcome.joined["instance_id"].encode(), outcome.joined["route"].encode()
         joined_value = serde.encode("joined.events", outcome.joined)
         check_record(joined_events.get_topic_name(), joined_key, joined_value)
     if outcome.state is None:
@@ -137,6 +141,7 @@ async def apply(request_id: str, partition: int, outcome: Outcome) -> None:
         deadlines.push(partition, outcome.state["deadline"], request_id)
     if joined_value is not None:
         await send(joined_events, key=joined_key, value=joined_value)
+        await send(joined_by_route, key=route_key, value=joined_value)
     if outcome.unlabelled is not None:
         event = outcome.unlabelled
         notice = {k: event[k] for k in ("request_id", "route", "instance_id", "model_version", "ts")}

@@ -1,7 +1,7 @@
-"""The profiling agents: joined events re-keyed by route, then one ``RouteProfiler`` per route.
+"""The profiling agent: one ``RouteProfiler`` per route.
 
-``profile_feeder`` forwards each joined event to an internal topic keyed by route, so every
-instance of a route (and so its peers) reaches the same worker. ``profiler_agent`` keeps the
+``profiler_agent`` reads the joined events the join sends keyed by route, so every instance of
+a route (and so its peers) reaches the same worker. It keeps the
 windows and drift detectors of its routes in memory and, every ``build_every`` events, starts a
 profile build off the event path (``Builds``: the slice search and SHAP attribution run in a
 process of their own, so they take neither the event loop nor its interpreter lock; one build
@@ -28,14 +28,14 @@ from streams.deadletter import DeadLetters, Message, send
 from streams.drift import InstanceDrift
 from streams.join.logic import to_millis
 from streams.profiling.monitor import ProfilerConfig, RouteProfiler, compute_build
-from streams.topology import JOINED, joined_events, profile_changes, profile_input, profiles
+from streams.topology import joined_by_route, profile_changes, profiles
 
 log = logging.getLogger(__name__)
 SOURCE = "streams.profiling"
 
 serde = Serde.from_settings(settings)
 dead_letters = DeadLetters(SOURCE, serde)
-lag = stages.stage("profiling", JOINED, profile_input.get_topic_name())
+lag = stages.stage("profiling", joined_by_route.get_topic_name())
 
 
 class Profilers:
@@ -80,20 +80,7 @@ def read_profile_versions(timeout: float = 10.0) -> dict[str, int]:
     return versions
 
 
-@app.agent(joined_events)
-async def profile_feeder(stream: Any) -> None:
-    async for event in stream.events():
-        await dead_letters.guard(event.message, forward(event.message))
-        stages.processed(lag, event.message)
-
-
-async def forward(message: Message) -> None:
-    """Re-key a joined event by route, so every instance of a route reaches one profiler."""
-    record = serde.decode("joined.events", message.value, partition=message.partition, offset=message.offset)
-    await send(profile_input, key=record["route"].encode(), value=message.value)
-
-
-@app.agent(profile_input)
+@app.agent(joined_by_route)
 async def profiler_agent(stream: Any) -> None:
     async for event in stream.events():
         await dead_letters.guard(event.message, handle(event.message))

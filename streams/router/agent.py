@@ -1,17 +1,19 @@
 """The router's Faust agents: feeders re-key inputs by route; the router agent owns each route's state.
 
-- ``router_joined``, ``router_snapshots``, ``router_versions`` decode their topic, dead-letter
-  bad input (undecodable, schema-invalid, unknown route) and forward an envelope keyed by
-  route to the router's input topic.
+- ``router_snapshots``, ``router_versions`` decode their topic, dead-letter bad input
+  (undecodable, schema-invalid, unknown route) and forward an envelope keyed by route to the
+  router's input topic.
 - ``router_commands`` (``streams.router.command_agent``) checks commands and forwards them
   to their routes.
-- ``router`` reads the input topic. Each route lives in one partition, so exactly one
+- ``router`` reads the input topic and the joined events the join sends keyed by route
+  (co-partitioned with it). Each route lives in one partition, so exactly one
   worker owns it at a time; its state (tables ``router-routes`` and ``router-evidence``)
   moves with the partition through the changelog. It decides each envelope through
   ``RouterEngine`` on a staged view of the tables, delivers what comes out (weights,
   version events, command results: ``streams.router.outputs``), records version statuses
   in the registry, and only then commits the state. Processing is at least once: a replayed
-  envelope is recognised by offset (or command id) and changes nothing twice.
+  envelope is recognised by offset (or command id), a replayed joined event by its position,
+  and neither changes anything twice.
 - A timer sends ticks to every input partition, so idle routes are still evaluated.
 
 Importing this module registers every router agent with the app.
@@ -40,10 +42,10 @@ from streams.router.staged import Staged
 from streams.router.transitions import CommandOutcome, Effects, StatusChange
 from streams.routes import RouteCatalog
 from streams.ticks import Ticker
-from streams.topology import joined_events, metrics_snapshots, model_versions, router_input
+from streams.topology import joined_by_route, metrics_snapshots, model_versions, router_input, router_source
 from streams.validation import InvalidEvent
 
-__all__ = ["command_agent", "router", "router_joined", "router_snapshots", "router_versions"]
+__all__ = ["command_agent", "router", "router_snapshots", "router_versions"]
 
 log = logging.getLogger(__name__)
 routes = RouteCatalog.load(settings.routes_file)
@@ -87,16 +89,13 @@ async def feed(message: Message, topic: str, build: Builder) -> None:
     if built is None:
         return
     route, data = built
+    await send(router_input, key=known(route).encode("utf-8"), value=data)
+
+
+def known(route: str) -> str:
     if not routes.knows(route):
         raise InvalidEvent(reason="unknown_route", detail=f"route {route!r} is not in the routes file")
-    await send(router_input, key=route.encode("utf-8"), value=data)
-
-
-@app.agent(joined_events)
-async def router_joined(stream: Any) -> None:
-    async for event in stream.events():
-        await dead_letters.guard(event.message, feed(event.message, "joined.events", envelope.joined))
-        stages.processed(lag, event.message)
+    return route
 
 
 @app.agent(metrics_snapshots)
@@ -116,19 +115,24 @@ async def router_versions(stream: Any) -> None:
 # -- the router --------------------------------------------------------------------------------
 
 
-continuity = Continuity(settings, group=settings.app_id, topic=router_input.get_topic_name())
+JOINED_BY_ROUTE = joined_by_route.get_topic_name()
+continuity = {
+    topic: Continuity(settings, group=settings.app_id, topic=topic)
+    for topic in (router_input.get_topic_name(), JOINED_BY_ROUTE)
+}
 
 
 @app.on_partitions_revoked.connect  # type: ignore[arg-type]
 async def _forget_offsets(app: Any, *args: Any, **kwargs: Any) -> None:
-    continuity.forget()
+    for guard in continuity.values():
+        guard.forget()
 
 
-@app.agent(router_input)
+@app.agent(router_source)
 async def router(stream: Any) -> None:
     async for event in stream.events():
         message = event.message
-        for record in await continuity.missing(message.partition, message.offset):
+        for record in await continuity[message.topic].missing(message.partition, message.offset):
             await dead_letters.guard(record, route_message(record))
         await dead_letters.guard(message, route_message(message))
         stages.processed(lag, message)
@@ -140,7 +144,11 @@ async def route_message(message: Message) -> None:
     routes_view, evidence_view = Staged(router_routes), Staged(router_evidence)
     engine = RouterEngine(routes_view, evidence_view, policy)
     records: list[Record] = []
-    if message.value == envelope.TICK:
+    if message.topic == JOINED_BY_ROUTE:
+        record = serde.decode("joined.events", message.value, partition=message.partition, offset=message.offset)
+        route, body = envelope.joined(record, source=(message.partition, message.offset))
+        effects = engine.on_joined(known(route), message.partition, body, now_ms)
+    elif message.value == envelope.TICK:
         effects = engine.on_tick(message.partition, now_ms)
     else:
         try:

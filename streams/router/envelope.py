@@ -1,17 +1,19 @@
-"""Messages on the router's internal input topic: every input re-keyed by route, as compact JSON.
+"""What the router decides on: every input as one envelope ``{"k": kind, ...}`` keyed by route.
 
-The router's state is keyed by route, but joined events, snapshots and version events are
-keyed by instance and commands come on a one-partition topic. Feeder agents turn each
-decoded input into one envelope ``{"k": kind, ...}`` keyed by its route; the router agent
-reads them back with ``parse``. The value ``b"tick"`` (no key) wakes a partition.
+The router's state is keyed by route, but snapshots and version events are keyed by instance
+and commands come on a one-partition topic. Feeder agents turn each decoded input into an
+envelope keyed by its route on the router's internal input topic, as compact JSON; the router
+agent reads them back with ``parse``. The value ``b"tick"`` (no key) wakes a partition. Joined
+events come keyed by route already (the join sends them so); ``joined`` makes their envelope
+in the router.
 
 Joined and version envelopes carry ``src``: their source partition (as a tag) and offset, so
-the router recognises an input a feeder forwarded again after a restart.
+the router recognises an input that came again after a restart.
 
->>> route, data = joined({"route": "credit", "instance_id": "a", "model_version": 2, "correct": True,
+>>> route, body = joined({"route": "credit", "instance_id": "a", "model_version": 2, "correct": True,
 ...                       "features": {"x": 1.0}, "attributes": {}}, source=(3, 41))
->>> route, parse(data)["k"], parse(data)["correct"], parse(data)["src"]
-('credit', 'joined', True, ['j3', 41])
+>>> route, body["k"], body["correct"], body["src"]
+('credit', 'joined', True, ['r3', 41])
 """
 
 from __future__ import annotations
@@ -33,8 +35,9 @@ KINDS = frozenset({"joined", "snapshot", "version", "command"})
 Source = tuple[int, int]
 
 
-def joined(record: Mapping[str, Any], source: Source) -> tuple[str, bytes]:
-    """A joined event: what the router counts (and the features its target slices test)."""
+def joined(record: Mapping[str, Any], source: Source) -> tuple[str, dict[str, Any]]:
+    """A joined event: what the router counts (and the features its target slices test).
+    ``source``: its position on the joined events keyed by route."""
     body = {
         "k": "joined",
         "instance_id": record["instance_id"],
@@ -42,9 +45,9 @@ def joined(record: Mapping[str, Any], source: Source) -> tuple[str, bytes]:
         "correct": bool(record["correct"]),
         "features": record.get("features", {}),
         "attributes": record.get("attributes", {}),
-        "src": [f"j{source[0]}", source[1]],
+        "src": [f"r{source[0]}", source[1]],
     }
-    return _route(record), _dump(body)
+    return _route(record), body
 
 
 def snapshot(record: Mapping[str, Any], source: Source) -> tuple[str, bytes] | None:

@@ -50,8 +50,8 @@ LAG_AIM_S = 2.0
 BACKLOG_TIMEOUT_S = 300
 READY_TIMEOUT_S = 120
 WEAK_RATE = 100.0
-SHARE = {"join": 2, "metrics": 1, "profiling": 2, "router": 2}
-"""Messages each stage processes per pair at least: its input halves, or a joined event and its re-keyed copy."""
+SHARE = {"join": 2, "metrics": 1, "profiling": 1, "router": 1}
+"""Messages each stage processes per pair at least: its input halves, or a joined event."""
 
 
 def _inference(i: int, now: datetime, instance: str | None = None) -> dict[str, Any]:
@@ -127,7 +127,8 @@ class LagWatch:
         deadline = time.monotonic() + timeout
         while not set(SHARE) <= {r["stage"] for r in self.records}:
             if time.monotonic() > deadline:
-                raise TimeoutError(f"the streams worker reported no lag for {set(SHARE)} within {timeout:g} s")
+                msg = f"the streams worker reported no lag for {set(SHARE)} within {timeout:g} s"
+                raise TimeoutError(msg)
             self.poll(0.5)
 
     def processed(self) -> Counter[str]:

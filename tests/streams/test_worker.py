@@ -164,14 +164,14 @@ def test_snapshot_metrics_equal_scikit_learn(worker):
         for r in records:
             totals[r["stage"]] += r["processed"]
         latest = {r["stage"]: r for r in sorted(records, key=lambda r: r["ts"])}
-        shares = {"join": 800, "metrics": 400, "profiling": 800, "router": 400}
+        shares = {"join": 800, "metrics": 400, "profiling": 400, "router": 400}
         return all(totals[s] >= n and latest[s]["messages_behind"] == 0 for s, n in shares.items())
 
     lag = read_topic(worker, "stage.lag", caught_up)
     totals = Counter()
     for r in lag:
         totals[r["stage"]] += r["processed"]
-    assert (totals["join"], totals["metrics"], totals["profiling"]) == (800, 400, 800)  # every message once
+    assert (totals["join"], totals["metrics"], totals["profiling"]) == (800, 400, 400)  # every message once
     assert all(r["delay_max_ms"] is not None for r in lag if r["processed"] and r["stage"] == "join")
 
 

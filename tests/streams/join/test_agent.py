@@ -41,6 +41,9 @@ def test_halves_join_and_bad_halves_are_dead_lettered() -> None:
         "no",
         False,
     )
+    keys = {(s.topic, s.key) for s in harness.sent if s.value is not None and s.topic.endswith("joined-by-route")}
+    assert keys == {(join.joined_by_route.get_topic_name(), joined["route"].encode())}
+    assert [s.key for s in harness.sent if s.topic == join.joined_events.get_topic_name()] == [b"unit-a"]
     dead = harness.decoded(join.topology.deadletter.get_topic_name(), SERDE, "deadletter")
     assert [(d["reason"], d["original_offset"], d["source"]) for d in dead] == [
         ("duplicate", 1, "streams.join"),

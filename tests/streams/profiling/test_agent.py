@@ -13,7 +13,7 @@ import pytest
 
 from schemas import Serde
 from streams.profiling import agent as profiling
-from streams.topology import profile_input, profiles
+from streams.topology import joined_by_route, profiles
 from tests.streams.harness import AgentHarness
 
 SERDE = Serde()
@@ -51,7 +51,7 @@ def test_events_keep_flowing_while_a_build_is_stuck(monkeypatch: pytest.MonkeyPa
     monkeypatch.setattr(profiling, "read_profile_versions", dict)
     monkeypatch.setattr(profiling, "profilers", profiling.Profilers())
     monkeypatch.setattr(profiling, "builds", profiling.Builds())
-    topic = profile_input.get_topic_name()
+    topic = joined_by_route.get_topic_name()
 
     async def main() -> tuple[AgentHarness, int, int]:
         async with AgentHarness(profiling.profiler_agent) as harness:
@@ -85,7 +85,7 @@ def test_a_routes_builds_take_at_most_their_share_of_its_time(monkeypatch: pytes
     monkeypatch.setattr(profiling, "read_profile_versions", dict)
     monkeypatch.setattr(profiling, "profilers", profiling.Profilers())
     monkeypatch.setattr(profiling, "builds", profiling.Builds(share=0.25))
-    topic = profile_input.get_topic_name()
+    topic = joined_by_route.get_topic_name()
 
     async def main() -> None:
         async with AgentHarness(profiling.profiler_agent) as harness:

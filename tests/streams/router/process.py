@@ -9,6 +9,8 @@ from typing import Any
 from infra.config import Settings
 from infra.kafka_clients import producer
 from schemas import Serde
+from streams import internal
+from streams.config import StreamSettings
 from tests.streams.worker_process import WorkerProcess
 
 COMMAND_KEY = "router-test-key-0123456789"
@@ -26,6 +28,7 @@ class Feed:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        self.joined_topic = internal.joined_by_route(StreamSettings.model_validate(settings.model_dump()))
         self.serde = Serde()
         self.producer = producer(settings, **{"linger.ms": 2})
 
@@ -45,7 +48,7 @@ class Feed:
             "label": "approve" if correct else "deny",
             "correct": correct,
         }
-        self.send("joined.events", instance.encode(), self.serde.encode("joined.events", record))
+        self.producer.produce(self.joined_topic, key=route.encode(), value=self.serde.encode("joined.events", record))
 
     def version(
         self, route: str, instance: str, version: int, status: str, parent: int | None = None, **extra: Any

@@ -1,4 +1,4 @@
-"""The router's feeder and commands agents in Faust's test context (memory store, no broker)."""
+"""The router's commands agent in Faust's test context (memory store, no broker)."""
 
 from __future__ import annotations
 
@@ -7,11 +7,9 @@ import json
 from typing import Any
 
 from schemas import Serde
-from streams.router import agent as router
-from streams.router import command_agent, envelope
-from streams.topology import command_results, commands, deadletter, joined_events, router_input
+from streams.router import command_agent
+from streams.topology import command_results, commands, deadletter
 from tests.hostile import command, nested
-from tests.samples import SAMPLES
 from tests.streams.harness import AgentHarness
 
 SERDE = Serde()
@@ -25,17 +23,6 @@ def run(agent: Any, steps: list[tuple[str, bytes | None, bytes]]) -> AgentHarnes
         return harness
 
     return asyncio.run(main())
-
-
-def test_a_joined_event_is_forwarded_keyed_by_its_route() -> None:
-    record = SERDE.from_json("joined.events", SAMPLES["joined.events"])
-    harness = run(
-        router.router_joined, [(joined_events.get_topic_name(), b"credit-a", SERDE.encode("joined.events", record))]
-    )
-    (sent,) = harness.sent
-    body = envelope.parse(sent.value or b"")
-    assert (sent.topic, sent.key) == (router_input.get_topic_name(), b"credit")
-    assert (body["k"], body["instance_id"], body["correct"], body["src"]) == ("joined", "credit-a", False, ["j0", 0])
 
 
 def test_a_command_nested_too_deep_is_audited_and_dead_lettered() -> None:

@@ -15,8 +15,8 @@ from tests.samples import SAMPLES
 def test_every_input_round_trips_keyed_by_its_route():
     serde = Serde()
     joined = serde.from_json("joined.events", SAMPLES["joined.events"])
-    route, data = envelope.joined(joined, (1, 9))
-    assert route == "credit" and envelope.parse(data)["correct"] is False
+    route, body = envelope.joined(joined, (1, 9))
+    assert route == "credit" and body["correct"] is False and body["src"] == ["r1", 9]
     snapshot = serde.from_json("metrics.snapshots", {**SAMPLES["metrics.snapshots"], "window": "version"})
     route, data = envelope.snapshot(snapshot, (0, 1))
     assert envelope.parse(data)["snapshot_ms"] == 1795514400000

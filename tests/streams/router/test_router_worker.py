@@ -95,7 +95,7 @@ def test_snapshots_count_as_evidence_and_bad_input_is_dead_lettered(router):
             "accuracy": accuracy,
         }
         feed.send("metrics.snapshots", instance.encode(), serde.encode_json("metrics.snapshots", snapshot))
-    feed.send("joined.events", b"x", b"\x00\x00\x00\x00\x04garbage")
+    feed.producer.produce(feed.joined_topic, key=b"x", value=b"\x00\x00\x00\x00\x04garbage")
     feed.version("snap", "snap-a", 2, "shipped")
     feed.joined("nowhere", "n-a", 1, True)
     feed.flush()
@@ -112,7 +112,7 @@ def test_snapshots_count_as_evidence_and_bad_input_is_dead_lettered(router):
 
     dead = [d for d in read_topic(router, "deadletter", ours, timeout=60) if d["source"] == "streams.router"]
     unknown = next(d for d in dead if d["reason"] == "unknown_route")
-    assert unknown["original_topic"] == router.topic("joined.events") and "'nowhere'" in unknown["detail"]
+    assert unknown["original_topic"] == feed.joined_topic and "'nowhere'" in unknown["detail"]
     assert "status 'shipped'" in next(d for d in dead if d["reason"] == "schema_violation")["detail"]
 
 
