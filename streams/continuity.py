@@ -147,3 +147,18 @@ class Continuity:
             len(offsets) - len(records),
         )
         return records
+
+
+class Continuities:
+    """One ``Continuity`` per topic a stream reads, forgotten together when partitions are revoked."""
+
+    def __init__(self, settings: Any, *, group: str, topics: tuple[str, ...], window: float | None = None) -> None:
+        self._by_topic = {topic: Continuity(settings, group=group, topic=topic, window=window) for topic in topics}
+
+    def forget(self) -> None:
+        for continuity in self._by_topic.values():
+            continuity.forget()
+
+    async def missing(self, message: Any) -> list[Record]:
+        """The records the stream skipped before ``message`` (a Faust message of one of the topics)."""
+        return await self._by_topic[message.topic].missing(message.partition, message.offset)

@@ -45,6 +45,7 @@ FEEDBACK = settings.topic("feedback.events")
 JOINED = settings.topic("joined.events")
 TICKS = internal.join_ticks(settings)
 UNLABELLED = internal.unlabelled(settings)
+JOINED_BY_ROUTE = internal.joined_by_route(settings)
 
 # -- catalog topics --------------------------------------------------------------------------
 joined_events = _raw(JOINED)
@@ -58,13 +59,13 @@ deadletter = _raw(settings.topic("deadletter"))
 
 # -- internal topics -------------------------------------------------------------------------
 unlabelled = _internal(UNLABELLED)
-joined_by_route = _internal(internal.joined_by_route(settings))
+joined_by_route = _internal(JOINED_BY_ROUTE)
 router_input = _internal(internal.router_input(settings))
 
 # -- what one agent reads from several topics ------------------------------------------------
 join_source = _raw(INFERENCE, FEEDBACK, TICKS)
 metrics_source = _raw(JOINED, UNLABELLED)
-router_source = _raw(router_input.get_topic_name(), joined_by_route.get_topic_name())
+router_source = _raw(router_input.get_topic_name(), JOINED_BY_ROUTE)
 
 # -- tables (each entry moves with its partition through the table's changelog) --------------
 

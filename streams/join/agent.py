@@ -16,7 +16,7 @@ from typing import Any
 from schemas import Rejected, Serde
 from streams import stages, topology
 from streams.app import app, settings
-from streams.continuity import Continuity, Record
+from streams.continuity import Continuities, Record
 from streams.deadletter import DeadLetters, Message, check_record, send
 from streams.join.logic import Outcome, on_expiry, on_feedback, on_inference
 from streams.routes import RouteCatalog
@@ -71,16 +71,12 @@ async def _tick() -> None:
 
 
 # Services may produce with transactions; holes are looked for only after a rebalance.
-continuity = {
-    topic: Continuity(settings, group=settings.app_id, topic=topic, window=CONTINUITY_WINDOW_S)
-    for topic in (INFERENCE, FEEDBACK)
-}
+continuity = Continuities(settings, group=settings.app_id, topics=(INFERENCE, FEEDBACK), window=CONTINUITY_WINDOW_S)
 
 
 @app.on_partitions_revoked.connect  # type: ignore[arg-type]
 async def _forget_offsets(app: Any, *args: Any, **kwargs: Any) -> None:
-    for guard in continuity.values():
-        guard.forget()
+    continuity.forget()
 
 
 @app.agent(join_source)
@@ -89,7 +85,7 @@ async def join_agent(stream: Any) -> None:
         message = event.message
         now_ms = int(time.time() * 1000)
         if message.topic != TICKS:
-            for record in await continuity[message.topic].missing(message.partition, message.offset):
+            for record in await continuity.missing(message):
                 await dead_letters.guard(record, handle(record, now_ms))
             await dead_letters.guard(message, handle(message, now_ms))
             stages.processed(lag, message)

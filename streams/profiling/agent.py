@@ -28,14 +28,14 @@ from streams.deadletter import DeadLetters, Message, send
 from streams.drift import InstanceDrift
 from streams.join.logic import to_millis
 from streams.profiling.monitor import ProfilerConfig, RouteProfiler, compute_build
-from streams.topology import joined_by_route, profile_changes, profiles
+from streams.topology import JOINED_BY_ROUTE, joined_by_route, profile_changes, profiles
 
 log = logging.getLogger(__name__)
 SOURCE = "streams.profiling"
 
 serde = Serde.from_settings(settings)
 dead_letters = DeadLetters(SOURCE, serde)
-lag = stages.stage("profiling", joined_by_route.get_topic_name())
+lag = stages.stage("profiling", JOINED_BY_ROUTE)
 
 
 class Profilers:

@@ -30,7 +30,7 @@ from typing import Any
 from schemas import Rejected, dead_letter
 from streams import stages, topology
 from streams.app import app, settings
-from streams.continuity import Continuity
+from streams.continuity import Continuities
 from streams.deadletter import Message, send
 from streams.router import command_agent, envelope
 from streams.router.channels import SOURCE, dead_letters, lag, result_record, serde
@@ -42,7 +42,7 @@ from streams.router.staged import Staged
 from streams.router.transitions import CommandOutcome, Effects, StatusChange
 from streams.routes import RouteCatalog
 from streams.ticks import Ticker
-from streams.topology import joined_by_route, metrics_snapshots, model_versions, router_input, router_source
+from streams.topology import JOINED_BY_ROUTE, metrics_snapshots, model_versions, router_input, router_source
 from streams.validation import InvalidEvent
 
 __all__ = ["command_agent", "router", "router_snapshots", "router_versions"]
@@ -115,24 +115,19 @@ async def router_versions(stream: Any) -> None:
 # -- the router --------------------------------------------------------------------------------
 
 
-JOINED_BY_ROUTE = joined_by_route.get_topic_name()
-continuity = {
-    topic: Continuity(settings, group=settings.app_id, topic=topic)
-    for topic in (router_input.get_topic_name(), JOINED_BY_ROUTE)
-}
+continuity = Continuities(settings, group=settings.app_id, topics=(router_input.get_topic_name(), JOINED_BY_ROUTE))
 
 
 @app.on_partitions_revoked.connect  # type: ignore[arg-type]
 async def _forget_offsets(app: Any, *args: Any, **kwargs: Any) -> None:
-    for guard in continuity.values():
-        guard.forget()
+    continuity.forget()
 
 
 @app.agent(router_source)
 async def router(stream: Any) -> None:
     async for event in stream.events():
         message = event.message
-        for record in await continuity[message.topic].missing(message.partition, message.offset):
+        for record in await continuity.missing(message):
             await dead_letters.guard(record, route_message(record))
         await dead_letters.guard(message, route_message(message))
         stages.processed(lag, message)

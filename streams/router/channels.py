@@ -11,7 +11,7 @@ from schemas import Serde
 from streams import stages
 from streams.app import settings
 from streams.deadletter import DeadLetters, check_record
-from streams.topology import command_results, commands, joined_by_route, metrics_snapshots, model_versions, router_input
+from streams.topology import JOINED_BY_ROUTE, command_results, commands, metrics_snapshots, model_versions, router_input
 
 log = logging.getLogger(__name__)
 SOURCE = "streams.router"
@@ -20,7 +20,7 @@ serde = Serde.from_settings(settings)
 dead_letters = DeadLetters(SOURCE, serde)
 lag = stages.stage(
     "router",
-    joined_by_route.get_topic_name(),
+    JOINED_BY_ROUTE,
     metrics_snapshots.get_topic_name(),
     model_versions.get_topic_name(),
     router_input.get_topic_name(),

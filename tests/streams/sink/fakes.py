@@ -92,6 +92,7 @@ class FakeConsumer:
         self.messages = list(messages)
         self.subscribed: list[str] = []
         self.closed = False
+        self.ends: dict[tuple[str, int], int] = {}  # the high watermark of each assigned partition, as fetched
 
     def subscribe(self, topics: list[str], **callbacks: Any) -> None:
         self.subscribed = topics
@@ -103,8 +104,6 @@ class FakeConsumer:
     def commit(self, offsets: list[TopicPartition], asynchronous: bool = True) -> None:
         assert asynchronous is False
         self.events.append(("commit", {(tp.topic, tp.partition): tp.offset for tp in offsets}))
-
-    ends: dict[tuple[str, int], int] = {}  # the high watermark of each assigned partition, as fetched
 
     def assignment(self) -> list[TopicPartition]:
         return [TopicPartition(topic, partition) for topic, partition in self.ends]
