@@ -3,7 +3,8 @@
 Writing one small entry per request makes counting idempotent: a duplicate joined record (the join
 runs at least once) or a replay after a crash finds its entry and is skipped, and every write is
 atomic. Sums are kept in memory (``VersionAggregate``), rebuilt from the table after a rebalance,
-and snapshots of them go to ``metrics.snapshots`` on a timer.
+and snapshots of them go to ``metrics.snapshots`` on a timer. Records the stream skipped are read
+back and counted first (``streams.continuity``).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from infra.kafka_clients import LazyProducer
 from schemas import Serde
 from streams import stages, topology
 from streams.app import app, settings
+from streams.continuity import Continuities
 from streams.deadletter import DeadLetters, Message
 from streams.join.logic import to_millis
 from streams.metrics.aggregate import Counts, VersionAggregate, bucket_of
@@ -90,11 +92,23 @@ async def _rebuild_after_rebalance(app: Any, *args: Any, **kwargs: Any) -> None:
 snapshots = LazyProducer(settings)  # sent from a timer, outside stream processing
 
 
+# The join publishes without transactions: offsets follow one another, holes are looked for always.
+continuity = Continuities(settings, group=settings.app_id, topics=(JOINED, UNLABELLED))
+
+
+@app.on_partitions_revoked.connect  # type: ignore[arg-type]
+async def _forget_offsets(app: Any, *args: Any, **kwargs: Any) -> None:
+    continuity.forget()
+
+
 @app.agent(metrics_source)
 async def metrics_agent(stream: Any) -> None:
     async for event in stream.events():
-        await dead_letters.guard(event.message, observe(event.message))
-        stages.processed(lag, event.message)
+        message = event.message
+        for record in await continuity.missing(message):
+            await dead_letters.guard(record, observe(record))
+        await dead_letters.guard(message, observe(message))
+        stages.processed(lag, message)
 
 
 async def observe(message: Message) -> None:

@@ -2,8 +2,9 @@
 
 From the moment a planted weakness starts (its phase begins) to the moment versions newer
 than the one then serving carry most of that instance's traffic. ``python -m
-tests.bench.heal [--scenario NAME]`` prints the table; ``run(settings)`` returns its rows
-(the bench's broker is reused; the run gets its own data folder and topic prefix).
+tests.bench.heal [--scenario NAME] [--runs N]`` prints the table, every run's rows (N demo runs
+in a row, not the best of them); ``run(settings)`` returns one run of each scenario (the bench's
+broker is reused; the run gets its own data folder and topic prefix).
 """
 
 from __future__ import annotations
@@ -53,9 +54,11 @@ def run(settings: Settings) -> list[tuple[str, str]]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--scenario", default="agrawal")
+    parser.add_argument("--runs", type=int, default=1, help="demo runs in a row, each one reported")
     args = parser.parse_args()
-    for name, value in heal(args.scenario, os.environ.get("INSITU_KAFKA_BOOTSTRAP")):
-        print(f"| {name} | {value} |")
+    for n in range(1, args.runs + 1):
+        for name, value in heal(args.scenario, os.environ.get("INSITU_KAFKA_BOOTSTRAP")):
+            print(f"| run {n} of {args.runs}: {name} | {value} |", flush=True)
 
 
 if __name__ == "__main__":

@@ -13,7 +13,11 @@ a broker unless INSITU_KAFKA_BOOTSTRAP is set. Every figure comes from the stage
 - Feedback produced -> a snapshot counts it, p50 / p99, with traffic at half that rate beside it.
 - Time to name a weakness: at ``--weak-rate`` pairs/s, one instance starts erring on ``x >= 80``
   half-way through; seconds until a ``slice_appeared`` change names a slice on ``x`` for it.
-- The plain confluent-kafka loop doing the join's work (decode, join, encode, produce).
+- Memory: at the sustained rate for ``--memory-seconds`` with no label ever arriving for a tenth of
+  the requests, the resident memory of the worker (and its profile-build process) at the start and
+  the end, and the end extrapolated linearly to the one-hour label TTL (until then the join holds
+  every unlabelled request).
+- The plain confluent-kafka loop doing the worker's work per pair (``bench_plain_loop``).
 """
 
 from __future__ import annotations
@@ -32,13 +36,19 @@ from pathlib import Path
 from typing import Any
 
 from confluent_kafka import Consumer, KafkaError, TopicPartition
+from confluent_kafka.admin import NewTopic
 
 from infra.config import Settings
 from infra.kafka_clients import admin, producer
 from infra.topic_reader import TopicReader
 from infra.topics import create_topics
 from schemas import Serde
-from streams.join.logic import on_feedback, on_inference
+from streams.config import StreamSettings
+from streams.drift import InstanceDrift
+from streams.join.logic import on_feedback, on_inference, to_millis
+from streams.metrics.aggregate import VersionAggregate, bucket_of
+from streams.profiling import ProfilerConfig, RouteProfiler
+from streams.router import RouterEngine, RouterPolicy, envelope
 from tests.bench import kafka
 from tests.streams.worker_process import WorkerProcess, worker_env
 
@@ -49,7 +59,11 @@ WARM_UP_S = 10.0
 LAG_AIM_S = 2.0
 BACKLOG_TIMEOUT_S = 300
 READY_TIMEOUT_S = 120
-WEAK_RATE = 100.0
+WEAK_RATE = 1_000.0
+MEMORY_SECONDS = 600.0
+UNLABELLED_EVERY = 10
+BY_ROUTE = "bench-joined-by-route"  # the plain loop's second copy of each joined event
+TTL_S = 3600.0  # the workers here run with INSITU_FEEDBACK_TTL=1h
 SHARE = {"join": 2, "metrics": 1, "profiling": 1, "router": 1}
 """Messages each stage processes per pair at least: its input halves, or a joined event."""
 
@@ -78,10 +92,12 @@ def _produce_pairs(
     rate: float | None = None,
     stop: threading.Event | None = None,
     predict: Predict | None = None,
+    unlabelled_every: int | None = None,
 ) -> None:
     """``count`` pairs from request ``b{start}`` on, as fast as the producer goes or at ``rate`` pairs/s.
 
     ``predict(n, inference)``: the prediction of the ``n``-th pair (the label is always ``a``).
+    ``unlabelled_every``: every so many requests get no feedback at all.
     """
     serde = Serde()
     out = producer(settings)
@@ -96,10 +112,11 @@ def _produce_pairs(
         inference = _inference(i, now)
         if predict is not None:
             inference["prediction"] = predict(n, inference)
-        for topic, record in (
-            ("inference.events", inference),
-            ("feedback.events", {"request_id": f"b{i}", "label": "a", "ts": now}),
-        ):
+        label = {"request_id": f"b{i}", "label": "a", "ts": now}
+        halves = [("inference.events", inference), ("feedback.events", label)]
+        if unlabelled_every is not None and i % unlabelled_every == 0:
+            halves.pop()
+        for topic, record in halves:
             while True:
                 try:
                     out.produce(
@@ -157,7 +174,7 @@ class LagWatch:
 
 
 @contextmanager
-def _worker(base: Settings, tmp: Path, tag: str) -> Iterator[tuple[Settings, LagWatch]]:
+def _worker(base: Settings, tmp: Path, tag: str) -> Iterator[tuple[Settings, LagWatch, WorkerProcess]]:
     """A fresh topic prefix, its topics, a streams worker on them and a watch on its lag."""
     settings = base.model_copy(update={"topic_prefix": f"{tag}{uuid.uuid4().hex[:6]}.", "data_dir": tmp / tag})
     create_topics(admin(settings), settings)
@@ -165,7 +182,7 @@ def _worker(base: Settings, tmp: Path, tag: str) -> Iterator[tuple[Settings, Lag
     watch = LagWatch(settings)
     try:
         watch.wait_ready(READY_TIMEOUT_S)
-        yield settings, watch
+        yield settings, watch, process
     finally:
         watch.close()
         process.stop()
@@ -183,7 +200,7 @@ def _wait_caught_up(watch: LagWatch, pairs: int, began: float, timeout: float) -
 
 
 def bench_backlog(base: Settings, tmp: Path, pairs: int) -> list[tuple[str, str]]:
-    with _worker(base, tmp, "backlog") as (settings, watch):
+    with _worker(base, tmp, "backlog") as (settings, watch, _):
         began = time.perf_counter()
         _produce_pairs(settings, 0, pairs)
         produced = time.perf_counter() - began
@@ -198,7 +215,7 @@ def bench_backlog(base: Settings, tmp: Path, pairs: int) -> list[tuple[str, str]
 
 def bench_sustained(base: Settings, tmp: Path, rate: float, seconds: float) -> dict[str, float | None]:
     """Per stage, the p99 of its delay at ``rate`` pairs/s after a warm-up (None: it never caught up)."""
-    with _worker(base, tmp, f"rate{int(rate)}") as (settings, watch):
+    with _worker(base, tmp, f"rate{int(rate)}") as (settings, watch, _):
         start = datetime.now(UTC)
         began = time.perf_counter()
         pairs = int(rate * seconds)
@@ -214,7 +231,7 @@ def bench_sustained(base: Settings, tmp: Path, rate: float, seconds: float) -> d
 
 
 def bench_latency(base: Settings, tmp: Path, background: float) -> list[float]:
-    with _worker(base, tmp, "latency") as (settings, _):
+    with _worker(base, tmp, "latency") as (settings, _, _):
         stop = threading.Event()
         traffic = threading.Thread(target=_produce_pairs, args=(settings, 10**7, 10**7, background, stop), daemon=True)
         traffic.start()
@@ -234,7 +251,7 @@ def bench_weakness(base: Settings, tmp: Path, rate: float, seconds: float) -> fl
         weak = n >= switch and inference["instance_id"] == "inst-0" and inference["features"]["x"] >= 80
         return "b" if weak else "a"
 
-    with _worker(base, tmp, "weak") as (settings, _):
+    with _worker(base, tmp, "weak") as (settings, _, _):
         reader = TopicReader(settings, "profile.changes", name="bench-changes").open()
         began = time.perf_counter()
         traffic = threading.Thread(
@@ -250,6 +267,40 @@ def bench_weakness(base: Settings, tmp: Path, rate: float, seconds: float) -> fl
         reader.close()
         traffic.join(seconds + 60)
         return named
+
+
+def bench_memory(base: Settings, tmp: Path, rate: float, seconds: float) -> list[tuple[str, str]]:
+    """Resident memory at ``rate`` pairs/s for ``seconds``, a tenth of the requests never labelled."""
+    with _worker(base, tmp, "memory") as (settings, watch, process):
+        assert process.process is not None
+        before = _resident_mib(process.process.pid)
+        began = time.perf_counter()
+        _produce_pairs(settings, 0, int(rate * seconds), rate=rate, unlabelled_every=UNLABELLED_EVERY)
+        elapsed = time.perf_counter() - began
+        watch.poll(0.5)
+        after = _resident_mib(process.process.pid)
+    at_ttl = before + (after - before) * TTL_S / elapsed
+    label = f"resident memory at {rate:,.0f} pairs/s, 1 in {UNLABELLED_EVERY} never labelled"
+    return [
+        (f"{label}: at start / after {elapsed / 60:.0f} min", f"{before:,.0f} / {after:,.0f} MiB"),
+        (f"{label}: extrapolated to the {TTL_S / 3600:.0f} h label TTL", f"{at_ttl:,.0f} MiB"),
+    ]
+
+
+def _resident_mib(pid: int) -> float:
+    """Resident memory of a process and its children (the profile-build process), from ``/proc``."""
+    total_kib = 0
+    pending = [pid]
+    while pending:
+        current = pending.pop()
+        try:
+            status = Path(f"/proc/{current}/status").read_text()
+            children = Path(f"/proc/{current}/task/{current}/children").read_text().split()
+        except FileNotFoundError:
+            continue
+        total_kib += next(int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:"))
+        pending += [int(c) for c in children]
+    return total_kib / 1024
 
 
 def _names_x(change: dict[str, Any] | None) -> bool:
@@ -311,7 +362,12 @@ def _p99(values: list[float]) -> float:
 
 
 def bench_plain_loop(settings: Settings, pairs: int) -> float:
-    """The join's per-event work (decode, join in a dict, encode, produce) in a plain confluent-kafka loop."""
+    """The worker's work per pair in a plain confluent-kafka loop, pairs joined per second.
+
+    Decode both halves, join them in a dict, encode the joined event and produce it twice (by
+    instance and by route, as the join does), then count it (metrics), update its drift
+    detectors and its profile window, and let the router engine take it.
+    """
     serde = Serde()
     out = producer(settings)
     consumer = Consumer(
@@ -324,8 +380,13 @@ def bench_plain_loop(settings: Settings, pairs: int) -> float:
     )
     consumer.subscribe([settings.topic("inference.events"), settings.topic("feedback.events")])
     state: dict[str, Any] = {}
+    aggregates: dict[tuple[str, int], VersionAggregate] = {}
+    detectors: dict[tuple[str, int], InstanceDrift] = {}
+    profilers: dict[str, RouteProfiler] = {}
+    engine = RouterEngine({}, {}, RouterPolicy.from_settings(StreamSettings()))
     joined, began = 0, time.perf_counter()
-    inference_topic = settings.topic("inference.events")
+    inference_topic, joined_topic = settings.topic("inference.events"), settings.topic("joined.events")
+    by_route_topic = f"{settings.topic_prefix}{BY_ROUTE}"
     while joined < pairs and time.perf_counter() - began < 300:
         for message in consumer.consume(1000, timeout=0.5):
             if message.error() is not None:
@@ -345,14 +406,22 @@ def bench_plain_loop(settings: Settings, pairs: int) -> float:
                 offset=message.offset(),
             )
             state[key] = outcome.state
-            if outcome.joined is not None:
-                out.produce(
-                    settings.topic("joined.events"),
-                    key=outcome.joined["instance_id"].encode(),
-                    value=serde.encode("joined.events", outcome.joined),
-                )
-                out.poll(0)
-                joined += 1
+            event = outcome.joined
+            if event is None:
+                continue
+            value = serde.encode("joined.events", event)
+            out.produce(joined_topic, key=event["instance_id"].encode(), value=value)
+            out.produce(by_route_topic, key=event["route"].encode(), value=value)
+            out.poll(0)
+            instance = (event["instance_id"], event["model_version"])
+            ts_ms = to_millis(event["inference_ts"])
+            aggregate = aggregates.setdefault(instance, VersionAggregate(route=event["route"], first_ts=ts_ms))
+            aggregate.add(bucket_of(ts_ms), event["label"], event["prediction"])
+            detectors.setdefault(instance, InstanceDrift()).update(event["correct"], event["features"])
+            profilers.setdefault(event["route"], RouteProfiler(event["route"], ProfilerConfig())).add(event)
+            route, body = envelope.joined(event, source=(message.partition(), message.offset()))
+            engine.on_joined(route, message.partition(), body, int(time.time() * 1000))
+            joined += 1
     out.flush(60)
     consumer.close()
     return joined / (time.perf_counter() - began)
@@ -364,6 +433,7 @@ def run(
     rates: tuple[float, ...] = RATES,
     seconds: float = SECONDS,
     weak_rate: float = WEAK_RATE,
+    memory_seconds: float = MEMORY_SECONDS,
 ) -> list[tuple[str, str]]:
     with tempfile.TemporaryDirectory() as tmp, kafka.bootstrap(Path(tmp), settings) as servers:
         base = (settings or Settings()).model_copy(update={"kafka_bootstrap": servers})
@@ -397,10 +467,15 @@ def run(
                 f"{named:.1f} s" if named is not None else f"not named within {seconds + 60:.0f} s",
             )
         )
+        rows += bench_memory(base, Path(tmp), sustained or min(rates), memory_seconds)
         plain = base.model_copy(update={"topic_prefix": f"bp{uuid.uuid4().hex[:6]}."})
-        create_topics(admin(plain), plain)
+        client = admin(plain)
+        create_topics(client, plain)
+        by_route = f"{plain.topic_prefix}{BY_ROUTE}"
+        client.create_topics([NewTopic(by_route, plain.topic_partitions, 1)])[by_route].result(30)
         _produce_pairs(plain, 0, pairs)
-        rows.append(("plain confluent-kafka loop, the join's work, pairs/s", f"{bench_plain_loop(plain, pairs):,.0f}"))
+        rate = bench_plain_loop(plain, pairs)
+        rows.append(("plain confluent-kafka loop, the worker's work, pairs/s", f"{rate:,.0f}"))
     return rows
 
 
@@ -410,9 +485,17 @@ def main() -> None:
     parser.add_argument("--rates", default=",".join(map(str, RATES)), help="comma-separated pairs/s to sustain")
     parser.add_argument("--seconds", type=float, default=SECONDS, help="how long each rate is sustained")
     parser.add_argument("--weak-rate", type=float, default=WEAK_RATE, help="pairs/s while a weakness appears")
+    parser.add_argument("--memory-seconds", type=float, default=MEMORY_SECONDS, help="seconds of the memory run")
     args = parser.parse_args()
     rates = tuple(float(r) for r in args.rates.split(","))
-    for name, value in run(pairs=args.pairs, rates=rates, seconds=args.seconds, weak_rate=args.weak_rate):
+    figures = run(
+        pairs=args.pairs,
+        rates=rates,
+        seconds=args.seconds,
+        weak_rate=args.weak_rate,
+        memory_seconds=args.memory_seconds,
+    )
+    for name, value in figures:
         print(f"| {name} | {value} |", flush=True)
 
 
