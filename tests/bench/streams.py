@@ -14,9 +14,9 @@ a broker unless INSITU_KAFKA_BOOTSTRAP is set. Every figure comes from the stage
 - Time to name a weakness: at ``--weak-rate`` pairs/s, one instance starts erring on ``x >= 80``
   half-way through; seconds until a ``slice_appeared`` change names a slice on ``x`` for it.
 - Memory: at the sustained rate for ``--memory-seconds`` with no label ever arriving for a tenth of
-  the requests, the resident memory of the worker (and its profile-build process) at the start and
-  the end, and the end extrapolated linearly to the one-hour label TTL (until then the join holds
-  every unlabelled request).
+  the requests, the resident memory of the worker and of its profile-build process at the start
+  and the end, and the worker's own growth extrapolated linearly to the one-hour label TTL (until
+  then the join holds every unlabelled request).
 - The plain confluent-kafka loop doing the worker's work per pair (``bench_plain_loop``).
 """
 
@@ -279,17 +279,20 @@ def bench_memory(base: Settings, tmp: Path, rate: float, seconds: float) -> list
         elapsed = time.perf_counter() - began
         watch.poll(0.5)
         after = _resident_mib(process.process.pid)
-    at_ttl = before + (after - before) * TTL_S / elapsed
+    # The profile-build process starts with the first build (a step, not growth): only the worker's own
+    # growth is extrapolated.
+    at_ttl = before[0] + (after[0] - before[0]) * TTL_S / elapsed + after[1]
     label = f"resident memory at {rate:,.0f} pairs/s, 1 in {UNLABELLED_EVERY} never labelled"
     return [
-        (f"{label}: at start / after {elapsed / 60:.0f} min", f"{before:,.0f} / {after:,.0f} MiB"),
+        (f"{label}: at start / after {elapsed / 60:.0f} min", f"{sum(before):,.0f} / {sum(after):,.0f} MiB"),
+        (f"{label}: of which the worker / its child processes, at the end", f"{after[0]:,.0f} / {after[1]:,.0f} MiB"),
         (f"{label}: extrapolated to the {TTL_S / 3600:.0f} h label TTL", f"{at_ttl:,.0f} MiB"),
     ]
 
 
-def _resident_mib(pid: int) -> float:
-    """Resident memory of a process and its children (the profile-build process), from ``/proc``."""
-    total_kib = 0
+def _resident_mib(pid: int) -> tuple[float, float]:
+    """Resident memory of a process, and of its children (the profile-build process), from ``/proc``."""
+    own_kib = children_kib = 0
     pending = [pid]
     while pending:
         current = pending.pop()
@@ -298,9 +301,13 @@ def _resident_mib(pid: int) -> float:
             children = Path(f"/proc/{current}/task/{current}/children").read_text().split()
         except FileNotFoundError:
             continue
-        total_kib += next(int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:"))
+        rss = next(int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:"))
+        if current == pid:
+            own_kib = rss
+        else:
+            children_kib += rss
         pending += [int(c) for c in children]
-    return total_kib / 1024
+    return own_kib / 1024, children_kib / 1024
 
 
 def _names_x(change: dict[str, Any] | None) -> bool:
