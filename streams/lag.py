@@ -54,6 +54,10 @@ class StageLag:
         """Forget processed offsets (after a rebalance: the partitions may have moved)."""
         self.offsets = {}
 
+    def next_offset(self, tp: TopicPartition, committed: int | None) -> int | None:
+        """The next offset this stage expects in ``tp``: after the last it processed, else ``committed``."""
+        return self.offsets[tp] + 1 if tp in self.offsets else committed
+
     def record(
         self,
         ends: Mapping[TopicPartition, int | None],
@@ -67,12 +71,9 @@ class StageLag:
         """
         behind = 0
         for tp, end in ends.items():
-            if end is None:
-                continue
-            if tp in self.offsets:
-                behind += max(0, end - self.offsets[tp] - 1)
-            elif committed is not None and committed.get(tp) is not None:
-                behind += max(0, end - committed[tp])  # type: ignore[operator]
+            expected = self.next_offset(tp, (committed or {}).get(tp))
+            if end is not None and expected is not None:
+                behind += max(0, end - expected)
         record = {
             "stage": self.stage,
             "worker": WORKER,

@@ -19,7 +19,7 @@ from infra.kafka_clients import LazyProducer
 from schemas import Serde
 from streams.app import app, settings
 from streams.deadletter import Message
-from streams.lag import StageLag
+from streams.lag import StageLag, TopicPartition
 from streams.stalls import Stalls
 
 log = logging.getLogger(__name__)
@@ -59,64 +59,61 @@ async def _forget_offsets(app: Any, *args: Any, **kwargs: Any) -> None:
     stalls.forget()
 
 
-def current_records(now_ms: int) -> list[dict[str, Any]]:
-    """One ``stage.lag`` record per stage, over the partitions this worker owns."""
-    owned = app.assignor.assigned_actives()
+Offsets = dict[TopicPartition, int | None]
+
+
+def owned_offsets() -> tuple[Offsets, Offsets]:
+    """Per owned partition some stage reads: its end offset, and Faust's committed position (the
+    next offset to read once committed); None where not known yet."""
     consumer = app.consumer
-    committed = getattr(consumer, "_committed_offset", {})  # Faust's: the next offset to read, once committed
+    committed = getattr(consumer, "_committed_offset", {})
+    read = {topic for _, topics in stages.values() for topic in topics}
+    mine = [tp for tp in app.assignor.assigned_actives() if tp.topic in read]
+    ends: Offsets = {(tp.topic, tp.partition): consumer.highwater(tp) for tp in mine}
+    starts: Offsets = {(tp.topic, tp.partition): committed.get(tp) for tp in mine}
+    return ends, starts
+
+
+def current_records(now_ms: int, ends: Offsets, starts: Offsets) -> list[dict[str, Any]]:
+    """One ``stage.lag`` record per stage, over the partitions this worker owns."""
     records = []
     for lag, topics in stages.values():
-        mine = [tp for tp in owned if tp.topic in topics]
-        ends = {(tp.topic, tp.partition): consumer.highwater(tp) for tp in mine}
-        starts = {(tp.topic, tp.partition): committed.get(tp) for tp in mine}
-        records.append(lag.record(ends, now_ms, committed=starts))
+        mine = {tp: end for tp, end in ends.items() if tp[0] in topics}
+        records.append(lag.record(mine, now_ms, committed=starts))
     return records
 
 
-def positions() -> dict[tuple[str, int], tuple[int, int]]:
-    """Per owned partition a stage reads: its end offset and the next offset its stages expect.
-
-    The next offset expected is the lowest over the stages reading the topic: after the last
-    message each processed here, or where one has processed none yet the committed position (a
-    partition the group never committed is left out: where it starts is not known here).
-    """
-    consumer = app.consumer
-    committed = getattr(consumer, "_committed_offset", {})  # Faust's: the next offset to read, once committed
+def positions(ends: Offsets, starts: Offsets) -> dict[TopicPartition, tuple[int, int]]:
+    """Per owned partition a stage reads: its end offset and the lowest next offset its stages expect
+    (a partition one of them has processed none of, and the group never committed, is left out)."""
     out = {}
-    for tp in app.assignor.assigned_actives():
-        nexts: list[int | None] = []
-        for lag, topics in stages.values():
-            if tp.topic in topics:
-                last = lag.offsets.get((tp.topic, tp.partition))
-                nexts.append(last + 1 if last is not None else committed.get(tp))
-        end = consumer.highwater(tp)
+    for tp, end in ends.items():
+        nexts = [lag.next_offset(tp, starts[tp]) for lag, topics in stages.values() if tp[0] in topics]
         known = [n for n in nexts if n is not None]
-        if nexts and len(known) == len(nexts) and end is not None:
-            out[(tp.topic, tp.partition)] = (end, min(known))
+        if end is not None and len(known) == len(nexts):
+            out[tp] = (end, min(known))
     return out
 
 
 @app.timer(interval=settings.lag_interval)
-async def _read_stalled_again() -> None:
-    if app.rebalancing or app.in_recovery or not stages:
+async def _every_lag_interval() -> None:
+    """Send each stage's ``stage.lag`` record, then read again the partitions that stalled."""
+    if app.rebalancing or not stages:
         stalls.forget()
         return
-    current = positions()
+    ends, starts = owned_offsets()
+    lag_records.produce_records(serde, "stage.lag", current_records(int(time.time() * 1000), ends, starts), key="stage")
+    if app.in_recovery:
+        stalls.forget()
+        return
+    current = positions(ends, starts)
     for topic, partition, offset in stalls.check(current, time.monotonic()):
-        end = current[(topic, partition)][0]
         log.warning(
             "%s[%d]: offsets %d..%d wait but no stage received any for %.0fs; reading them again",
             topic,
             partition,
             offset,
-            end - 1,
+            current[(topic, partition)][0] - 1,
             STALL_PATIENCE_S,
         )
         await app.consumer.seek(TP(topic, partition), offset)
-
-
-@app.timer(interval=settings.lag_interval)
-async def _send_lag() -> None:
-    if app.rebalancing or not stages:
-        return
-    lag_records.produce_records(serde, "stage.lag", current_records(int(time.time() * 1000)), key="stage")

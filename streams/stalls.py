@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-TopicPartition = tuple[str, int]
+from streams.lag import TopicPartition
 
 
 class Stalls:

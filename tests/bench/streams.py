@@ -63,7 +63,7 @@ WEAK_RATE = 1_000.0
 MEMORY_SECONDS = 600.0
 UNLABELLED_EVERY = 10
 BY_ROUTE = "bench-joined-by-route"  # the plain loop's second copy of each joined event
-TTL_S = 3600.0  # the workers here run with INSITU_FEEDBACK_TTL=1h
+TTL_S = 3600  # the label TTL of the workers here (INSITU_FEEDBACK_TTL)
 SHARE = {"join": 2, "metrics": 1, "profiling": 1, "router": 1}
 """Messages each stage processes per pair at least: its input halves, or a joined event."""
 
@@ -178,7 +178,7 @@ def _worker(base: Settings, tmp: Path, tag: str) -> Iterator[tuple[Settings, Lag
     """A fresh topic prefix, its topics, a streams worker on them and a watch on its lag."""
     settings = base.model_copy(update={"topic_prefix": f"{tag}{uuid.uuid4().hex[:6]}.", "data_dir": tmp / tag})
     create_topics(admin(settings), settings)
-    process = WorkerProcess(worker_env(settings, INSITU_FEEDBACK_TTL="1h"), tmp / f"{tag}.log").start()
+    process = WorkerProcess(worker_env(settings, INSITU_FEEDBACK_TTL=str(TTL_S)), tmp / f"{tag}.log").start()
     watch = LagWatch(settings)
     try:
         watch.wait_ready(READY_TIMEOUT_S)
@@ -271,13 +271,12 @@ def bench_weakness(base: Settings, tmp: Path, rate: float, seconds: float) -> fl
 
 def bench_memory(base: Settings, tmp: Path, rate: float, seconds: float) -> list[tuple[str, str]]:
     """Resident memory at ``rate`` pairs/s for ``seconds``, a tenth of the requests never labelled."""
-    with _worker(base, tmp, "memory") as (settings, watch, process):
+    with _worker(base, tmp, "memory") as (settings, _, process):
         assert process.process is not None
         before = _resident_mib(process.process.pid)
         began = time.perf_counter()
         _produce_pairs(settings, 0, int(rate * seconds), rate=rate, unlabelled_every=UNLABELLED_EVERY)
         elapsed = time.perf_counter() - began
-        watch.poll(0.5)
         after = _resident_mib(process.process.pid)
     # The profile-build process starts with the first build (a step, not growth): only the worker's own
     # growth is extrapolated.
