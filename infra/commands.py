@@ -1,4 +1,4 @@
-"""Operator commands: build, sign and verify them (HMAC-SHA256 over a canonical encoding).
+"""Operator commands: build, sign and verify them (Ed25519 or HMAC-SHA256 over a canonical encoding).
 
 A command is a record of the ``commands`` topic (``schemas/avro/commands.v1.avsc``). Any
 service can send one; the router accepts it only if it is signed with a known key, fresh
@@ -15,11 +15,20 @@ Signing recipe (any language)
    (``","`` and ``":"`` separators), non-ASCII characters as UTF-8 (not ``\\u`` escapes);
    encode as UTF-8. Only strings, integers and null occur, so this is also RFC 8785 (JCS).
 3. Prefix the bytes with ``insitu-command-v1`` and a newline (domain separation).
-4. ``signature`` = lowercase hex of HMAC-SHA256(key, prefixed bytes), where the key is the
-   UTF-8 bytes of ``INSITU_COMMAND_KEY``; put the key's id in ``key_id``.
+4. ``signature`` = lowercase hex of either
+   - the Ed25519 signature (64 bytes, RFC 8032) of the prefixed bytes with the operator's
+     private key (``INSITU_COMMAND_PRIVATE_KEY_FILE``; ``infra.operator_keys``), or
+   - HMAC-SHA256(key, prefixed bytes), where the key is the UTF-8 bytes of a shared
+     ``INSITU_COMMAND_KEY``;
+   and put the key's id in ``key_id``.
+
+Ed25519 is the one to use: verifiers hold public keys only, and a command's ``issuer`` must be
+the operator who owns the key. A shared HMAC key stays available for existing set-ups, but
+anything that can verify with it can also sign, and its ``issuer`` is only self-declared.
 
 The router rejects a command whose signature or key id is empty (``unsigned``), whose key
-id it does not know (``unknown_key``), whose signature does not match (``forged``), that
+id it does not know (``unknown_key``) or is revoked (``revoked_key``), whose signature does
+not match (``forged``), whose issuer is not the owner of its Ed25519 key (``wrong_issuer``), that
 was issued more than ``INSITU_COMMAND_MAX_AGE`` ago (``stale``) or more than
 ``INSITU_COMMAND_MAX_SKEW`` in the future (``future``), that it has already seen
 (``replayed``), or whose targets do not fit its action (``invalid_command``).
@@ -43,13 +52,22 @@ import hashlib
 import hmac
 import json
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from infra.operator_keys import OperatorKey, load_private_key
+
+SigningKey = bytes | str | Ed25519PrivateKey
+"""An HMAC secret, or an operator's Ed25519 private key."""
+VerifyingKey = bytes | OperatorKey
+"""An HMAC secret, or an operator's Ed25519 public key."""
 
 PREFIX = b"insitu-command-v1\n"
 ACTIONS = ("rollback", "pin", "unpin", "freeze", "unfreeze")
@@ -61,7 +79,10 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # Machine-readable rejection reasons (the ``reason`` of command.results and of dead letters).
 UNSIGNED = "unsigned"
 UNKNOWN_KEY = "unknown_key"
+REVOKED_KEY = "revoked_key"
 FORGED = "forged"
+WRONG_ISSUER = "wrong_issuer"
+KEYS_UNAVAILABLE = "keys_unavailable"
 STALE = "stale"
 FUTURE = "future"
 REPLAYED = "replayed"
@@ -97,8 +118,15 @@ class CommandSettings(BaseSettings):
         SecretStr("{}"),
         description="INSITU_COMMAND_KEYS: JSON object of further key id -> key accepted when verifying (rotation).",
     )
+    command_private_key_file: Path | None = Field(
+        None,
+        description="INSITU_COMMAND_PRIVATE_KEY_FILE: the operator's Ed25519 private key (PEM); when set, commands "
+        "are signed with it (id INSITU_COMMAND_KEY_ID) instead of INSITU_COMMAND_KEY.",
+    )
     command_issuer: str | None = Field(
-        None, description="INSITU_COMMAND_ISSUER: who issues commands from this process; default: the OS user."
+        None,
+        description="INSITU_COMMAND_ISSUER: who issues commands from this process (with an Ed25519 key: the operator "
+        "who owns it); default: the OS user.",
     )
 
     @field_validator("command_key")
@@ -111,10 +139,18 @@ class CommandSettings(BaseSettings):
     def _key_map(cls, value: SecretStr) -> SecretStr:
         return check_keys(value)
 
-    def signing_key(self) -> bytes:
-        """The key to sign with, or a ``CommandKeyError`` naming the variable to set."""
+    def signing_key(self) -> SigningKey:
+        """The key to sign with (the Ed25519 key file first), or a ``CommandKeyError`` naming what to set."""
+        if self.command_private_key_file is not None:
+            try:
+                return load_private_key(self.command_private_key_file)
+            except ValueError as exc:
+                raise CommandKeyError(str(exc)) from exc
         if self.command_key is None:
-            msg = "INSITU_COMMAND_KEY is not set: commands must be signed (see infra/commands.py for the recipe)"
+            msg = (
+                "neither INSITU_COMMAND_PRIVATE_KEY_FILE nor INSITU_COMMAND_KEY is set: commands must be signed "
+                "(`insitu command-key new` makes an operator key; infra/commands.py has the recipe)"
+            )
             raise CommandKeyError(msg)
         return self.command_key.get_secret_value().encode("utf-8")
 
@@ -209,13 +245,15 @@ def canonical(command: Mapping[str, Any]) -> bytes:
     return PREFIX + json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
 
-def signature(command: Mapping[str, Any], key: bytes | str) -> str:
-    """Lowercase hex HMAC-SHA256 of ``canonical(command)``."""
+def signature(command: Mapping[str, Any], key: SigningKey) -> str:
+    """Lowercase hex of the Ed25519 signature, or of the HMAC-SHA256, of ``canonical(command)``."""
+    if isinstance(key, Ed25519PrivateKey):
+        return key.sign(canonical(command)).hex()
     raw = key.encode("utf-8") if isinstance(key, str) else key
     return hmac.new(raw, canonical(command), hashlib.sha256).hexdigest()
 
 
-def sign(command: Mapping[str, Any], key: bytes | str, key_id: str) -> dict[str, Any]:
+def sign(command: Mapping[str, Any], key: SigningKey, key_id: str) -> dict[str, Any]:
     """A copy of ``command`` with ``key_id`` set and its ``signature``."""
     signed = {**command, "key_id": key_id}
     signed["signature"] = signature(signed, key)
@@ -224,9 +262,10 @@ def sign(command: Mapping[str, Any], key: bytes | str, key_id: str) -> dict[str,
 
 def verify(
     command: Mapping[str, Any],
-    keys: Mapping[str, bytes],
+    keys: Mapping[str, VerifyingKey],
     *,
     now: datetime,
+    revoked: Collection[str] = frozenset(),
     max_age: timedelta = timedelta(minutes=5),
     max_skew: timedelta = timedelta(seconds=30),
 ) -> Rejection | None:
@@ -235,11 +274,16 @@ def verify(
     key_id, given = command.get("key_id") or "", command.get("signature") or ""
     if not key_id or not given:
         return Rejection(UNSIGNED, f"{who} carries no {'key id' if not key_id else 'signature'}")
+    if key_id in revoked:
+        return Rejection(REVOKED_KEY, f"{who} is signed with revoked key id {key_id!r}")
     key = keys.get(key_id)
     if key is None:
         return Rejection(UNKNOWN_KEY, f"{who} is signed with unknown key id {key_id!r}")
-    if not hmac.compare_digest(signature(command, key), given.lower()):
+    if not _authentic(command, key, given):
         return Rejection(FORGED, f"{who}: signature does not match its content (key id {key_id!r})")
+    if isinstance(key, OperatorKey) and command["issuer"] != key.operator:
+        detail = f"{who}: key id {key_id!r} belongs to operator {key.operator!r}, who must be the issuer"
+        return Rejection(WRONG_ISSUER, detail)
     issued = command["issued_ts"]
     issued_dt = _EPOCH + timedelta(milliseconds=issued) if isinstance(issued, int) else issued
     age = now - issued_dt
@@ -248,6 +292,16 @@ def verify(
     if -age > max_skew:
         return Rejection(FUTURE, f"{who} is issued {_span(-age)} in the future (allowed clock skew {_span(max_skew)})")
     return None
+
+
+def _authentic(command: Mapping[str, Any], key: VerifyingKey, given: str) -> bool:
+    if isinstance(key, OperatorKey):
+        try:
+            raw = bytes.fromhex(given)
+        except ValueError:
+            return False
+        return key.verify(raw, canonical(command))
+    return hmac.compare_digest(signature(command, key), given.lower())
 
 
 def check_shape(command: Mapping[str, Any]) -> Rejection | None:

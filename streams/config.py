@@ -5,12 +5,14 @@ from __future__ import annotations
 import itertools
 import re
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 from pydantic import Field, SecretStr, field_validator
 
 from infra.commands import check_key, check_keys
 from infra.config import Settings
+from infra.operator_keys import PublicKeysFile
 
 
 class StreamSettings(Settings):
@@ -119,6 +121,11 @@ class StreamSettings(Settings):
         SecretStr("{}"),
         description="INSITU_COMMAND_KEYS: JSON object of further key id -> key accepted when verifying (rotation).",
     )
+    command_public_keys_file: Path | None = Field(
+        None,
+        description="INSITU_COMMAND_PUBLIC_KEYS_FILE: the operators' Ed25519 public keys and revoked key ids (JSON, "
+        "re-read when it changes; see infra/operator_keys.py).",
+    )
     command_max_age: float = Field(
         300.0, gt=0, description="INSITU_COMMAND_MAX_AGE: seconds after its issue time a command is stale."
     )
@@ -146,6 +153,13 @@ class StreamSettings(Settings):
     @classmethod
     def _command_keys(cls, value: SecretStr) -> SecretStr:
         return check_keys(value)
+
+    @field_validator("command_public_keys_file")
+    @classmethod
+    def _public_keys(cls, value: Path | None) -> Path | None:
+        if value is not None:
+            PublicKeysFile(value).current()  # a clear error at start rather than every command refused
+        return value
 
     @field_validator("canary_steps")
     @classmethod

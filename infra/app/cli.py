@@ -279,6 +279,9 @@ def build_parser() -> argparse.ArgumentParser:
     from infra.app.command_cli import add_commands as add_operator_commands
 
     add_operator_commands(sub)
+    from infra.app.command_key_cli import add_commands as add_command_key_commands
+
+    add_command_key_commands(sub)
     from infra.app.worker_cli import add_commands as add_worker_commands
 
     add_worker_commands(sub)

@@ -17,6 +17,7 @@ from typing import Any
 
 from infra.commands import keyring
 from infra.gateway.routing_table import RoutingError, RoutingTable
+from infra.operator_keys import PublicKeysFile
 from schemas import Rejected
 from schemas.deadletters import DETAIL_CHARS
 from streams import stages, topology
@@ -34,6 +35,7 @@ gate = CommandGate(
     keyring(settings.command_key, settings.command_key_id, settings.command_keys),
     max_age=timedelta(seconds=settings.command_max_age),
     max_skew=timedelta(seconds=settings.command_max_skew),
+    public_keys=PublicKeysFile(settings.command_public_keys_file) if settings.command_public_keys_file else None,
 )
 
 

@@ -123,7 +123,7 @@ def test_command_settings(monkeypatch):
     with pytest.raises(ValidationError, match="at least 16 characters"):
         CommandSettings()
     monkeypatch.delenv("INSITU_COMMAND_KEY")
-    with pytest.raises(CommandKeyError, match="INSITU_COMMAND_KEY is not set"):
+    with pytest.raises(CommandKeyError, match="neither INSITU_COMMAND_PRIVATE_KEY_FILE nor INSITU_COMMAND_KEY is set"):
         CommandSettings().signing_key()
     assert keyring(SecretStr(KEY), "k") == {"k": KEY.encode()}
 

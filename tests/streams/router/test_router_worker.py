@@ -12,12 +12,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from infra.app.command_cli import add_commands, send_command
 from infra.commands import new_command, sign, target
 from infra.config import Settings
 from infra.gateway import RoutingTable
 from infra.kafka_clients import admin
+from infra.operator_keys import add_public_key, public_entry, revoke_key
 from infra.topics import create_topics
 from schemas import Serde
 from tests.samples import SAMPLES
@@ -25,6 +27,7 @@ from tests.streams.router.process import COMMAND_KEY, Feed, RouterProcess
 from tests.streams.worker_process import read_topic, worker_env
 
 pytestmark = pytest.mark.kafka
+ALICE = Ed25519PrivateKey.generate()  # an operator's key; the worker holds only its public half
 
 
 @pytest.fixture(scope="module")
@@ -37,6 +40,7 @@ def router(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> It
     create_topics(admin(settings), settings)
     routes_file = Path(data) / "routes.json"
     routes_file.write_text(json.dumps({"routes": {r: {} for r in ("best", "snap", "canary", "ops")}}))
+    add_public_key(Path(data) / "operators.json", "alice-1", public_entry(ALICE, "alice"))
     env = worker_env(
         settings,
         INSITU_ROUTES_FILE=str(routes_file),
@@ -47,6 +51,7 @@ def router(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> It
         INSITU_CANARY_MIN_SAMPLES="30",
         INSITU_COMMAND_KEY=COMMAND_KEY,
         INSITU_COMMAND_KEY_ID="ops",
+        INSITU_COMMAND_PUBLIC_KEYS_FILE=str(Path(data) / "operators.json"),
     )
     process = RouterProcess(env, Path(data) / "router.log").start()
     yield settings
@@ -232,8 +237,14 @@ def test_rollback_reaches_gateways_and_bad_commands_are_rejected_and_audited(rou
         "unknown_version": signed("pin", "instance", "ops-b", 7),
     }
     assert send_command(router, replayed, wait=60)["result"] == "accepted"
+    by_alice = new_command("unfreeze", [target("route", "ops")], issuer="alice")
+    assert send_command(router, sign(by_alice, ALICE, "alice-1"), wait=60)["result"] == "accepted"
+    bad["wrong_issuer"] = sign(new_command("freeze", [target("route", "ops")], issuer="bob"), ALICE, "alice-1")
     results = {reason: send_command(router, command, wait=60) for reason, command in bad.items()}
     results["replayed"] = send_command(router, replayed, wait=60)
+    revoke_key(router.data_dir / "operators.json", "alice-1")  # the worker re-reads the file: no restart
+    revoked = sign(new_command("freeze", [target("route", "ops")], issuer="alice"), ALICE, "alice-1")
+    results["revoked_key"] = send_command(router, revoked, wait=60)
     feed.send("commands", b"ops", b'{"action": "freeze"}')  # not even a command
     feed.flush()
     for reason, result in results.items():
@@ -243,7 +254,7 @@ def test_rollback_reaches_gateways_and_bad_commands_are_rejected_and_audited(rou
     expected = {*results, "schema_violation"}
     audit = read_topic(router, "command.results", lambda r: expected <= {x["reason"] for x in r}, timeout=60)
     assert {x["command_id"] for x in audit if x["result"] == "rejected"} >= {c["command_id"] for c in bad.values()}
-    assert sum(1 for x in audit if x["result"] == "accepted") == 2  # the rollback and the first freeze
+    assert sum(1 for x in audit if x["result"] == "accepted") == 3  # the rollback, the first freeze, alice's unfreeze
     dead = read_topic(router, "deadletter", lambda r: expected <= {x["reason"] for x in r}, timeout=60)
     forged = next(d for d in dead if d["reason"] == "forged")
     assert serde.decode("commands", forged["original_value"])["issuer"] == "mallory"
