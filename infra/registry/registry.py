@@ -4,13 +4,14 @@ Layout below the registry URI (a local path or any fsspec URI prefix)::
 
     families/<family>.json
     instances/<instance>/instance.json             {"instance_id", "route", "family", "created"}
+    instances/<instance>/versions/<000001>/claim.json   (created exclusively: the number is taken)
     instances/<instance>/versions/<000001>/weights.safetensors
     instances/<instance>/versions/<000001>/meta.json   (written last: a version exists once it is there)
 
 Loading never unpickles: weights are safetensors, metadata JSON, and the module is
-built from the family's declared class. Version numbers are allocated by the one
-writer of an instance (the fine-tune worker that owns the instance's partition, or
-an operator's ``insitu registry add``).
+built from the family's declared class. Any number of writers may add versions of one
+instance at once (fine-tune workers in one group during a rebalance, an operator's
+``insitu registry add``): each version number is claimed by an exclusive create first.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from infra.registry.versions import Status, StatusChange, VersionInfo
 _ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 WEIGHTS = "weights.safetensors"
 META = "meta.json"
+CLAIM = "claim.json"
 
 
 class RegistryError(LookupError):
@@ -228,12 +230,11 @@ class ModelRegistry:
         state = weights.state_dict() if isinstance(weights, nn.Module) else dict(weights)
         state = {name: tensor.detach().to("cpu").contiguous() for name, tensor in state.items()}
         fits(family, state, instance_id)
-        existing = self.versions(instance_id)
-        number = existing[-1].version + 1 if existing else 1
-        if parent is None and existing:
+        if parent is None:
             parent = self.promoted_version(instance_id)
-        blob = save_safetensors(state, metadata={"instance_id": instance_id, "version": str(number)})
         created = now or datetime.now(UTC)
+        number = self._claim_version(instance_id, reason, created)
+        blob = save_safetensors(state, metadata={"instance_id": instance_id, "version": str(number)})
         meta = VersionInfo(
             instance_id=instance_id,
             version=number,
@@ -250,6 +251,20 @@ class ModelRegistry:
         self.storage.write_bytes(f"{directory}/{WEIGHTS}", blob)
         self.storage.write_bytes(f"{directory}/{META}", _json(meta.to_json()))
         return meta
+
+    def _claim_version(self, instance_id: str, reason: str, now: datetime) -> int:
+        """The next version number, claimed by an exclusive create: two writers (two fine-tune workers)
+        never get the same one. A claim whose writer died before committing its metadata leaves a gap."""
+        taken = [int(n) for n in self.storage.list(f"instances/{instance_id}/versions") if n.isdigit()]
+        number = max(taken, default=0) + 1
+        claim = _json({"reason": reason, "claimed": now.isoformat()})
+        while True:
+            try:
+                self.storage.create_bytes(f"{_version_dir(instance_id, number)}/{CLAIM}", claim)
+            except FileExistsError:
+                number += 1
+            else:
+                return number
 
     def set_status(
         self, instance_id: str, version: int, status: Status, reason: str = "", now: datetime | None = None

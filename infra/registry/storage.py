@@ -61,6 +61,15 @@ class Storage:
         else:
             self.fs.pipe_file(target, data)
 
+    def create_bytes(self, relative: str, data: bytes) -> None:
+        """Write ``relative`` only if it does not exist yet, else ``FileExistsError``: of several writers
+        racing for one name, exactly one wins (an exclusive create on a local disk, a conditional put
+        where the filesystem offers one)."""
+        target = self.path(relative)
+        if self._local:
+            self.fs.makedirs(target.rsplit("/", 1)[0], exist_ok=True)
+        self.fs.pipe_file(target, data, mode="create")
+
     def exists(self, relative: str) -> bool:
         return bool(self.fs.exists(self.path(relative)))
 
