@@ -1,4 +1,4 @@
-"""The embedded single-node Kafka broker (KRaft mode), run as a child JVM under the data dir."""
+"""The embedded Kafka (KRaft mode): one broker or a cluster on this machine, child JVMs under the data dir."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import subprocess
 import time
 import uuid
 from dataclasses import dataclass
+from pathlib import Path
 
 from infra.config import Settings
 from infra.kafka_dist import LOG4J_CONFIG, ensure_jars
@@ -36,24 +37,21 @@ class BrokerStatus:
         return f"running (pid {self.pid}) at {self.bootstrap}, {state}"
 
 
-class EmbeddedBroker:
-    """Start, stop and inspect the broker whose files live under ``<data_dir>/kafka``.
+class BrokerNode:
+    """One broker JVM (KRaft, broker and controller in one process) and its files under ``home``."""
 
-    Storage is formatted on first start; the client port is ``INSITU_KAFKA_PORT``
-    and the controller listens on the next port. The pid and bootstrap address
-    are kept in files so any process can find a broker that another started.
-    """
-
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, home: Path, node_id: int, port: int, voters: str, nodes: int) -> None:
         self.settings = settings
-        self.home = settings.data_dir / "kafka"
-        self.log_dir = self.home / "data"
-        self.logs = self.home / "logs"
-        self.properties = self.home / "server.properties"
-        self.pid_file = self.home / "broker.pid"
-        self.bootstrap_file = self.home / "bootstrap"
-
-    # -- inspection -------------------------------------------------------------------------
+        self.home = home
+        self.node_id = node_id
+        self.port = port
+        self.voters = voters
+        self.nodes = nodes
+        self.log_dir = home / "data"
+        self.logs = home / "logs"
+        self.properties = home / "server.properties"
+        self.pid_file = home / "broker.pid"
+        self.bootstrap = f"127.0.0.1:{port}"
 
     def pid(self) -> int | None:
         try:
@@ -62,45 +60,18 @@ class EmbeddedBroker:
             return None
         return pid if _alive(pid) else None
 
-    def running_bootstrap(self) -> str | None:
-        if self.pid() is None:
-            return None
-        try:
-            return self.bootstrap_file.read_text().strip() or None
-        except FileNotFoundError:
-            return None
-
     def status(self) -> BrokerStatus:
         pid = self.pid()
-        bootstrap = self.running_bootstrap()
-        answering = bootstrap is not None and _answers(bootstrap, timeout=5.0)
-        return BrokerStatus(pid is not None, pid, bootstrap, answering)
+        answering = pid is not None and _answers(self.bootstrap, timeout=5.0)
+        return BrokerStatus(pid is not None, pid, self.bootstrap, answering)
 
-    # -- lifecycle --------------------------------------------------------------------------
-
-    def start(self, timeout: float = 90.0) -> str:
-        """Start the broker (or find it running) and return its bootstrap address once it answers."""
-        running = self.running_bootstrap()
-        if running is not None:
-            self._wait_until_answering(running, timeout)
-            return running
-        java = shutil.which("java")
-        if java is None:
-            msg = "Java 17 or newer is needed to run the embedded Kafka broker"
-            raise BrokerError(msg)
-        port = self.settings.kafka_port
-        for p in (port, port + 1):
-            if _port_taken(p):
-                msg = f"port {p} is in use; set INSITU_KAFKA_PORT to a free port pair (client, client+1)"
-                raise BrokerError(msg)
-        jars = ensure_jars(self.settings.jars_dir)
-        classpath = f"{jars}/*"
-        bootstrap = f"127.0.0.1:{port}"
+    def launch(self, java: str, classpath: str, cluster_id: str) -> subprocess.Popen[bytes]:
+        """Write its properties, format its storage on first start, and start its JVM (not waiting)."""
         self.home.mkdir(parents=True, exist_ok=True)
         self.logs.mkdir(exist_ok=True)
-        self.properties.write_text(self._server_properties(port))
+        self.properties.write_text(self._server_properties())
         if not (self.log_dir / "meta.properties").exists():
-            self._format(java, classpath)
+            self._format(java, classpath, cluster_id)
         heap = self.settings.kafka_heap
         command = [
             java,
@@ -120,21 +91,15 @@ class EmbeddedBroker:
                 command, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True
             )
         self.pid_file.write_text(str(process.pid))
-        self.bootstrap_file.write_text(bootstrap)
-        try:
-            self._wait_until_answering(bootstrap, timeout, process)
-        except BrokerError:
-            self.stop()
-            raise
-        return bootstrap
+        return process
 
-    def stop(self, timeout: float = 30.0) -> bool:
-        """Stop the broker gracefully (SIGTERM, then SIGKILL after ``timeout``). False if none ran."""
+    def stop(self, timeout: float = 30.0, *, kill: bool = False) -> bool:
+        """SIGTERM, then SIGKILL after ``timeout`` (``kill``: SIGKILL at once). False if it was not running."""
         pid = self.pid()
         if pid is None:
             self.pid_file.unlink(missing_ok=True)
             return False
-        os.kill(pid, signal.SIGTERM)
+        os.kill(pid, signal.SIGKILL if kill else signal.SIGTERM)
         deadline = time.monotonic() + timeout
         while _alive(pid) and time.monotonic() < deadline:
             time.sleep(0.2)
@@ -145,34 +110,36 @@ class EmbeddedBroker:
         self.pid_file.unlink(missing_ok=True)
         return True
 
-    # -- internals --------------------------------------------------------------------------
-
-    def _server_properties(self, port: int) -> str:
-        controller = port + 1
+    def _server_properties(self) -> str:
+        controller = self.port + 1
+        replicas = str(min(self.nodes, 3))
+        min_isr = "2" if self.nodes >= 3 else "1"
         lines = {
             "process.roles": "broker,controller",
-            "node.id": "1",
-            "controller.quorum.voters": f"1@127.0.0.1:{controller}",
-            "listeners": f"PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller}",
-            "advertised.listeners": f"PLAINTEXT://127.0.0.1:{port}",
+            "node.id": str(self.node_id),
+            "controller.quorum.voters": self.voters,
+            "listeners": f"PLAINTEXT://127.0.0.1:{self.port},CONTROLLER://127.0.0.1:{controller}",
+            "advertised.listeners": f"PLAINTEXT://127.0.0.1:{self.port}",
             "controller.listener.names": "CONTROLLER",
             "inter.broker.listener.name": "PLAINTEXT",
             "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
             "log.dirs": str(self.log_dir),
             "num.partitions": "1",
             "auto.create.topics.enable": "false",
-            "offsets.topic.replication.factor": "1",
+            "default.replication.factor": replicas,
+            "min.insync.replicas": min_isr,
+            "offsets.topic.replication.factor": replicas,
             "offsets.topic.num.partitions": "10",
-            "transaction.state.log.replication.factor": "1",
-            "transaction.state.log.min.isr": "1",
-            "share.coordinator.state.topic.replication.factor": "1",
-            "share.coordinator.state.topic.min.isr": "1",
+            "transaction.state.log.replication.factor": replicas,
+            "transaction.state.log.min.isr": min_isr,
+            "share.coordinator.state.topic.replication.factor": replicas,
+            "share.coordinator.state.topic.min.isr": min_isr,
             "group.initial.rebalance.delay.ms": "0",
             "log.cleaner.backoff.ms": "5000",
         }
         return "".join(f"{k}={v}\n" for k, v in lines.items())
 
-    def _format(self, java: str, classpath: str) -> None:
+    def _format(self, java: str, classpath: str, cluster_id: str) -> None:
         command = [
             java,
             f"-Dlog4j2.configurationFile={LOG4J_CONFIG}",
@@ -183,7 +150,7 @@ class EmbeddedBroker:
             "format",
             "--ignore-formatted",
             "-t",
-            str(uuid.uuid4().hex[:22]),
+            cluster_id,
             "-c",
             str(self.properties),
         ]
@@ -192,27 +159,150 @@ class EmbeddedBroker:
             msg = f"formatting broker storage in {self.log_dir} failed:\n{result.stdout}{result.stderr}"
             raise BrokerError(msg)
 
-    def _wait_until_answering(
-        self, bootstrap: str, timeout: float, process: subprocess.Popen[bytes] | None = None
-    ) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if process is not None and process.poll() is not None:
-                msg = f"the broker exited with code {process.returncode} while starting:\n{self._log_tail()}"
-                raise BrokerError(msg)
-            if _answers(bootstrap, timeout=2.0):
-                return
-            time.sleep(0.5)
-        msg = f"the broker at {bootstrap} did not answer within {timeout:.0f}s:\n{self._log_tail()}"
-        raise BrokerError(msg)
-
-    def _log_tail(self, lines: int = 30) -> str:
+    def log_tail(self, lines: int = 30) -> str:
         texts = []
         for name in ("broker.out", "server.log"):
             path = self.logs / name
             if path.exists():
                 texts.extend(path.read_text(errors="replace").splitlines()[-lines:])
         return "\n".join(texts[-lines:])
+
+
+class EmbeddedBroker:
+    """Start, stop and inspect the embedded Kafka under ``<data_dir>/kafka``: one node, or a cluster.
+
+    One node keeps its files in ``<data_dir>/kafka`` itself; a cluster of ``brokers`` nodes (each a
+    broker and a KRaft controller, from the same jars) keeps node *i*'s data, logs, properties and
+    pid in ``<data_dir>/kafka/node-<i>``. Node *i* listens for clients on ``INSITU_KAFKA_PORT`` +
+    2(i-1), its controller on the next port. The node count is recorded at the first start, so
+    ``stop`` and ``status`` cover every node without being told; storage is formatted once; the
+    bootstrap list is kept in a file so any process can find a cluster another one started. With
+    three or more nodes, new topics are replicated three times with ``min.insync.replicas`` 2.
+    """
+
+    def __init__(self, settings: Settings, brokers: int | None = None) -> None:
+        self.settings = settings
+        self.home = settings.data_dir / "kafka"
+        self.count_file = self.home / "brokers"
+        self.bootstrap_file = self.home / "bootstrap"
+        self.cluster_id_file = self.home / "cluster.id"
+        recorded = self.recorded_brokers()
+        if brokers is not None and recorded is not None and brokers != recorded:
+            msg = (
+                f"the embedded Kafka under {self.home} has {recorded} broker(s); it cannot be started with {brokers} "
+                f"(use another INSITU_DATA_DIR, or delete {self.home} and its data)"
+            )
+            raise BrokerError(msg)
+        count = brokers or recorded or 1
+        if count < 1:
+            msg = f"a cluster needs at least one broker, got {count}"
+            raise BrokerError(msg)
+        port = settings.kafka_port
+        voters = ",".join(f"{i}@127.0.0.1:{port + 2 * (i - 1) + 1}" for i in range(1, count + 1))
+        self.nodes = [
+            BrokerNode(
+                settings, self.home if count == 1 else self.home / f"node-{i}", i, port + 2 * (i - 1), voters, count
+            )
+            for i in range(1, count + 1)
+        ]
+
+    # -- inspection -------------------------------------------------------------------------
+
+    def recorded_brokers(self) -> int | None:
+        try:
+            return int(self.count_file.read_text())
+        except (FileNotFoundError, ValueError):
+            return None
+
+    def pid(self) -> int | None:
+        """The pid of the first running node (None: no node runs)."""
+        return next((pid for node in self.nodes if (pid := node.pid()) is not None), None)
+
+    def running_bootstrap(self) -> str | None:
+        if self.pid() is None:
+            return None
+        try:
+            return self.bootstrap_file.read_text().strip() or None
+        except FileNotFoundError:
+            return None
+
+    def bootstrap(self) -> str:
+        """Every node's client address, comma-separated."""
+        return ",".join(node.bootstrap for node in self.nodes)
+
+    def status(self) -> BrokerStatus:
+        """The whole: running if any node runs, answering if every node answers."""
+        nodes = self.node_statuses()
+        running = [n for n in nodes if n.running]
+        return BrokerStatus(
+            bool(running),
+            running[0].pid if running else None,
+            self.running_bootstrap(),
+            bool(nodes) and all(n.answering for n in nodes),
+        )
+
+    def node_statuses(self) -> list[BrokerStatus]:
+        return [node.status() for node in self.nodes]
+
+    # -- lifecycle --------------------------------------------------------------------------
+
+    def start(self, timeout: float = 90.0) -> str:
+        """Start every node not running (or find them running) and return the bootstrap list once all answer."""
+        java = shutil.which("java")
+        stopped = [node for node in self.nodes if node.pid() is None]
+        if stopped and java is None:
+            msg = "Java 17 or newer is needed to run the embedded Kafka broker"
+            raise BrokerError(msg)
+        for node in stopped:
+            for p in (node.port, node.port + 1):
+                if _port_taken(p):
+                    msg = (
+                        f"port {p} is in use; set INSITU_KAFKA_PORT to the first of {2 * len(self.nodes)} "
+                        "free consecutive ports (each node: client, controller)"
+                    )
+                    raise BrokerError(msg)
+        bootstrap = self.bootstrap()
+        processes: dict[int, subprocess.Popen[bytes]] = {}
+        if stopped:
+            assert java is not None
+            classpath = f"{ensure_jars(self.settings.jars_dir)}/*"
+            self.home.mkdir(parents=True, exist_ok=True)
+            self.count_file.write_text(str(len(self.nodes)))
+            if not self.cluster_id_file.exists():
+                self.cluster_id_file.write_text(uuid.uuid4().hex[:22])
+            cluster_id = self.cluster_id_file.read_text().strip()
+            for node in stopped:
+                processes[node.node_id] = node.launch(java, classpath, cluster_id)
+            self.bootstrap_file.write_text(bootstrap)
+        try:
+            deadline = time.monotonic() + timeout
+            for node in self.nodes:
+                self._wait_until_answering(node, deadline, processes.get(node.node_id))
+        except BrokerError:
+            if processes:
+                self.stop()
+            raise
+        return bootstrap
+
+    def stop(self, timeout: float = 30.0) -> bool:
+        """Stop every node gracefully (SIGTERM, then SIGKILL after ``timeout``). False if none ran."""
+        stopped = [node.stop(timeout) for node in reversed(self.nodes)]
+        return any(stopped)
+
+    # -- internals --------------------------------------------------------------------------
+
+    def _wait_until_answering(
+        self, node: BrokerNode, deadline: float, process: subprocess.Popen[bytes] | None = None
+    ) -> None:
+        while time.monotonic() < deadline:
+            if process is not None and process.poll() is not None:
+                msg = f"broker {node.node_id} exited with code {process.returncode} while starting:\n{node.log_tail()}"
+                raise BrokerError(msg)
+            if _answers(node.bootstrap, timeout=2.0):
+                return
+            time.sleep(0.5)
+        msg = f"broker {node.node_id} at {node.bootstrap} did not answer in time:\n{node.log_tail()}"
+        raise BrokerError(msg)
 
 
 def _alive(pid: int) -> bool:

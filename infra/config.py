@@ -68,7 +68,12 @@ class Settings(BaseSettings):
     topic_partitions: int = Field(
         6, ge=1, description="INSITU_TOPIC_PARTITIONS: partitions of the event topics (inference and feedback alike)."
     )
-    topic_replication: int = Field(1, ge=1, description="INSITU_TOPIC_REPLICATION: replication factor of new topics.")
+    topic_replication: int | None = Field(
+        None,
+        ge=1,
+        description="INSITU_TOPIC_REPLICATION: replication factor of new topics; default: 3 (with min.insync.replicas "
+        "2) when three or more brokers answer, else 1.",
+    )
     schema_registry_url: str | None = Field(
         None, description="INSITU_SCHEMA_REGISTRY_URL: Confluent Schema Registry; unset: the embedded registry."
     )

@@ -98,20 +98,26 @@ class TopicReport:
 def create_topics(
     admin: AdminClient, settings: Settings, timeout: float = 30.0, *, internal: Sequence[NewTopic] = ()
 ) -> list[TopicReport]:
-    """Create missing catalog topics (and ``internal`` ones, topics of one component); report existing
-    catalog topics whose partitions or config differ."""
-    existing = admin.list_topics(timeout=timeout).topics
+    """Create missing catalog topics (and ``internal`` ones, topics of one component, whose replication
+    is decided here too: ``replication``); report existing catalog topics whose partitions or config differ."""
+    metadata = admin.list_topics(timeout=timeout)
+    existing = metadata.topics
+    factor, durability = replication(settings, len(metadata.brokers))
     new = [
         NewTopic(
             settings.topic(s.name),
             num_partitions=s.partition_count(settings),
-            replication_factor=settings.topic_replication,
-            config=s.config,
+            replication_factor=factor,
+            config={**s.config, **durability},
         )
         for s in CATALOG
         if settings.topic(s.name) not in existing
     ]
-    new += [topic for topic in internal if topic.topic not in existing]
+    new += [
+        NewTopic(t.topic, t.num_partitions, factor, config={**(t.config or {}), **durability})
+        for t in internal
+        if t.topic not in existing
+    ]
     created = set()
     if new:
         for name, future in admin.create_topics(new, request_timeout=timeout).items():
@@ -133,6 +139,18 @@ def create_topics(
         diffs = _differences(s, settings, live[name])
         reports.append(TopicReport(name, "differs" if diffs else "exists", tuple(diffs)))
     return reports
+
+
+def replication(settings: Settings, brokers: int) -> tuple[int, dict[str, str]]:
+    """Replication factor and durability config of new topics on a cluster of ``brokers``.
+
+    >>> replication(Settings(), 1), replication(Settings(), 3)
+    ((1, {}), (3, {'min.insync.replicas': '2'}))
+    >>> replication(Settings(topic_replication=2), 5)
+    (2, {})
+    """
+    factor = settings.topic_replication or (3 if brokers >= 3 else 1)
+    return factor, ({"min.insync.replicas": "2"} if factor >= 3 else {})
 
 
 def _wait_until_visible(admin: AdminClient, names: set[str], timeout: float) -> None:

@@ -43,13 +43,8 @@ RETENTION_HOURS = {join_ticks: 1, unlabelled: 168, joined_by_route: 24, router_i
 
 
 def internal_topics(settings: StreamSettings) -> list[NewTopic]:
-    """What to create before the worker starts."""
+    """What to create before the worker starts (``infra.topics.create_topics`` sets their replication)."""
     return [
-        NewTopic(
-            name(settings),
-            settings.topic_partitions,
-            settings.topic_replication,
-            config={"retention.ms": str(hours * HOUR_MS)},
-        )
+        NewTopic(name(settings), settings.topic_partitions, config={"retention.ms": str(hours * HOUR_MS)})
         for name, hours in RETENTION_HOURS.items()
     ]

@@ -8,12 +8,15 @@ sharing a topic prefix must run the same groups, since they are one consumer gro
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 import faust
 import mode.loop
 
+from infra.kafka_clients import admin
 from infra.process import configure_logging, ensure_topics
+from infra.topics import replication
 from streams.agents import GROUPS, register
 from streams.config import StreamSettings
 from streams.internal import internal_topics
@@ -34,6 +37,9 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unknown agent group(s) {unknown}; known: {', '.join(GROUPS)}")
     settings = StreamSettings()
     ensure_topics(settings, internal_topics(settings))  # no broker: a clear error now rather than Faust retrying
+    if settings.topic_replication is None:  # the tables' changelogs are replicated like the other topics
+        brokers = len(admin(settings).list_topics(timeout=30).brokers)
+        os.environ["INSITU_TOPIC_REPLICATION"] = str(replication(settings, brokers)[0])
     (settings.data_dir / "streams" / settings.app_id).mkdir(parents=True, exist_ok=True)
     mode.loop.use("uvloop")  # before the app makes its loop: Faust spends most of its time in the event loop
     register(groups)

@@ -20,18 +20,28 @@ from infra.topics import create_topics
 
 def free_port_pair() -> int:
     """A port p such that p and p+1 are both free on 127.0.0.1."""
+    return free_ports(2)
+
+
+def free_ports(count: int) -> int:
+    """A port p such that p .. p+count-1 are all free on 127.0.0.1."""
     for _ in range(50):
         with socket.socket() as sock:
             sock.bind(("127.0.0.1", 0))
             port = sock.getsockname()[1]
-        if port < 65000:
-            with socket.socket() as second:
+        if port + count > 65000:
+            continue
+        taken = False
+        for other in range(port + 1, port + count):
+            with socket.socket() as probe:
                 try:
-                    second.bind(("127.0.0.1", port + 1))
+                    probe.bind(("127.0.0.1", other))
                 except OSError:
-                    continue
+                    taken = True
+                    break
+        if not taken:
             return port
-    msg = "no free port pair found"
+    msg = f"no {count} consecutive free ports found"
     raise RuntimeError(msg)
 
 

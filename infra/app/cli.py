@@ -38,9 +38,13 @@ def kafka_start(args: argparse.Namespace, settings: Settings) -> int:
     if settings.kafka_bootstrap:
         print(f"INSITU_KAFKA_BOOTSTRAP is set; using {settings.kafka_bootstrap}, nothing started")
         return 0
-    from infra.broker import EmbeddedBroker
+    from infra.broker import BrokerError, EmbeddedBroker
 
-    print(EmbeddedBroker(settings).start(timeout=args.timeout))
+    try:
+        print(EmbeddedBroker(settings, brokers=args.brokers).start(timeout=args.timeout))
+    except BrokerError as exc:
+        print(f"insitu: {exc}", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -61,8 +65,12 @@ def kafka_status(args: argparse.Namespace, settings: Settings) -> int:
         return 0 if state == "answering" else 1
     from infra.broker import EmbeddedBroker
 
-    status = EmbeddedBroker(settings).status()
+    broker = EmbeddedBroker(settings)
+    status = broker.status()
     print(status)
+    if len(broker.nodes) > 1:
+        for node, node_status in zip(broker.nodes, broker.node_statuses(), strict=True):
+            print(f"  broker {node.node_id}: {node_status}")
     return 0 if status.answering else 1
 
 
@@ -230,10 +238,17 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="insitu", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
 
-    kafka = sub.add_parser("kafka", help="the embedded Kafka broker").add_subparsers(dest="action", required=True)
+    kafka_cli = sub.add_parser("kafka", help="the embedded Kafka broker (or cluster)")
+    kafka = kafka_cli.add_subparsers(dest="action", required=True)
     kafka.add_parser("install", help="resolve the broker jars from Maven Central").set_defaults(handler=kafka_install)
     start = kafka.add_parser("start", help="start the broker; prints the bootstrap address")
     start.add_argument("--timeout", type=float, default=90.0, help="seconds to wait until it answers")
+    start.add_argument(
+        "--brokers",
+        type=int,
+        default=None,
+        help="nodes of a cluster on this machine (default: as first started, else 1); stop and status cover all",
+    )
     start.set_defaults(handler=kafka_start)
     kafka.add_parser("stop", help="stop the broker").set_defaults(handler=kafka_stop)
     kafka.add_parser("status", help="is it running and answering").set_defaults(handler=kafka_status)

@@ -10,8 +10,8 @@ from confluent_kafka import Producer
 from infra.broker import BrokerError, EmbeddedBroker
 from infra.config import Settings
 from infra.kafka_clients import NoBrokerError, admin, bootstrap_servers
-from infra.topics import create_topics
-from tests.conftest import first_message, free_port_pair
+from infra.topics import create_topics, describe_topics
+from tests.conftest import first_message, free_port_pair, free_ports
 
 
 def test_a_broker_formats_once_and_keeps_its_data_across_restarts(tmp_path):
@@ -39,6 +39,38 @@ def test_a_broker_formats_once_and_keeps_its_data_across_restarts(tmp_path):
         assert message is not None and message.value() == b"kept"
     finally:
         broker.stop()
+
+
+def test_a_three_broker_cluster_replicates_and_keeps_taking_writes_with_one_broker_killed(tmp_path):
+    port = free_ports(6)
+    settings = Settings(data_dir=tmp_path, kafka_port=port, topic_partitions=2)
+    broker = EmbeddedBroker(settings, brokers=3)
+    bootstrap = broker.start(timeout=180)
+    try:
+        assert bootstrap == f"127.0.0.1:{port},127.0.0.1:{port + 2},127.0.0.1:{port + 4}"
+        again = EmbeddedBroker(settings)  # as `insitu kafka status` and `stop` see it: every node
+        assert [n.port for n in again.nodes] == [port, port + 2, port + 4] and again.status().answering
+        assert bootstrap_servers(settings) == bootstrap
+        with pytest.raises(BrokerError, match="has 3 broker"):
+            EmbeddedBroker(settings, brokers=1)
+        create_topics(admin(settings), settings)
+        topic = settings.topic("feedback.events")
+        partitions = admin(settings).list_topics(timeout=30).topics[topic].partitions.values()
+        assert sorted(len(p.replicas) for p in partitions) == [3, 3]
+        live = describe_topics(admin(settings), settings)[topic]["config"]
+        assert live["min.insync.replicas"] == "2"
+
+        assert broker.nodes[2].stop(kill=True) is True
+        assert not again.status().answering
+        producer = Producer({"bootstrap.servers": bootstrap, "acks": "all", "enable.idempotence": True})
+        for i in range(20):
+            producer.produce(topic, key=str(i).encode(), value=b"two of three")
+        assert producer.flush(90) == 0, "writes with acks=all stalled with two of three brokers"
+        assert broker.start(timeout=120) == bootstrap  # starts the killed node only
+        assert [s.answering for s in again.node_statuses()] == [True, True, True]
+    finally:
+        assert broker.stop() is True
+    assert not any(s.running for s in again.node_statuses())
 
 
 def test_a_taken_port_is_a_clear_error(tmp_path):
