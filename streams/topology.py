@@ -90,6 +90,20 @@ def router_evidence() -> Any:
     return _table("router-evidence")
 
 
+@cache
+def profiling_state() -> Any:
+    """Route (UTF-8 bytes) -> what its profiling must not forget: profile versions and change detection
+    (``streams.profiling.agent``). Written by profile builds, outside stream iteration, so the
+    producer's partitioner places each key: the partition of the route's joined events."""
+    return app.Table(
+        "profiling-state",
+        default=None,
+        partitions=settings.topic_partitions,
+        key_type=bytes,
+        use_partitioner=True,
+    )
+
+
 def command_ids() -> Any:
     """Command id -> the offset that brought it (one partition: every command id in one place)."""
     return _table("router-command-ids", partitions=1)

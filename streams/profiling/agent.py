@@ -7,8 +7,9 @@ profile build off the event path (``Builds``: the slice search and SHAP attribut
 process of their own, so they take neither the event loop nor its interpreter lock; one build
 per route at a time, a build due meanwhile coalesced onto the newest window); each build sends
 its profile to the compacted ``profiles`` topic and material changes to ``profile.changes``.
-Windows refill from the stream after a restart; profile versions continue from the ``profiles``
-topic.
+Profile versions and change detection live in the ``profiling-state`` table, so they move with
+the route's partition and survive a restart (a known slice is not announced again, a version
+never repeats); windows and drift detectors refill from the stream.
 """
 
 from __future__ import annotations
@@ -20,9 +21,11 @@ import time
 from concurrent.futures import Executor, ProcessPoolExecutor
 from typing import Any
 
+from faust.types import TP
+
 from infra.topic_reader import TopicReader
 from schemas import Serde
-from streams import stages
+from streams import stages, topology
 from streams.app import app, settings
 from streams.deadletter import DeadLetters, Message, send
 from streams.drift import InstanceDrift
@@ -39,42 +42,71 @@ lag = stages.stage("profiling", JOINED_BY_ROUTE)
 
 
 class Profilers:
-    """Route profilers and drift detectors of this worker; versions restored from ``profiles`` once."""
+    """Route profilers and drift detectors of the routes whose partitions this worker owns.
+
+    A route's profile versions and change detection continue from the ``profiling-state`` table
+    (its changelog moves them with the route's partition), and from the ``profiles`` topic read once
+    (deployments from before the table); windows and drift detectors refill from the stream.
+    """
 
     def __init__(self) -> None:
         self.routes: dict[str, RouteProfiler] = {}
+        self.partitions: dict[str, int] = {}
         self.drift: dict[tuple[str, int], InstanceDrift] = {}
-        self._versions: dict[str, int] | None = None
+        self._versions: dict[str, dict[str, int]] | None = None
 
-    async def route(self, route: str) -> RouteProfiler:
+    async def route(self, route: str, partition: int) -> RouteProfiler:
         if route not in self.routes:
             profiler = RouteProfiler(route, ProfilerConfig())
-            for instance_id, version in (await self.latest_versions()).items():
+            saved = profiling_state.get(route.encode())
+            if saved is not None:
+                profiler.restore(saved)
+            for instance_id, version in (await self.latest_versions()).get(route, {}).items():
                 profiler.restore_version(instance_id, version)
-            self.routes[route] = profiler
+            self.routes[route], self.partitions[route] = profiler, partition
         return self.routes[route]
+
+    def owns(self, profiler: RouteProfiler) -> bool:
+        """Whether ``profiler`` is still the one of its route here (not moved to another worker meanwhile)."""
+        return self.routes.get(profiler.route) is profiler
+
+    def keep(self, partitions: set[int]) -> None:
+        """Forget the routes of every other partition: another worker owns them now, and if one comes
+        back here its state is read again from the table, which that worker kept up to date."""
+        for route in [r for r, p in self.partitions.items() if p not in partitions]:
+            profiler = self.routes.pop(route)
+            del self.partitions[route]
+            for key in profiler.windows.keys:
+                self.drift.pop(key, None)
 
     def detector(self, instance_id: str, version: int) -> InstanceDrift:
         return self.drift.setdefault((instance_id, version), InstanceDrift())
 
-    async def latest_versions(self) -> dict[str, int]:
+    async def latest_versions(self) -> dict[str, dict[str, int]]:
         if self._versions is None:  # a blocking read of Kafka: off the event loop, which must keep heartbeating
             self._versions = await asyncio.get_running_loop().run_in_executor(None, read_profile_versions)
         return self._versions
 
 
+profiling_state = topology.profiling_state()
 profilers = Profilers()
 
 
-def read_profile_versions(timeout: float = 10.0) -> dict[str, int]:
-    """The latest profile version per instance on the compacted ``profiles`` topic."""
-    versions: dict[str, int] = {}
+@app.on_partitions_assigned.connect  # type: ignore[arg-type]
+async def _keep_owned_routes(app: Any, assigned: set[TP], **kwargs: Any) -> None:
+    profilers.keep({tp.partition for tp in assigned if tp.topic == JOINED_BY_ROUTE})
+
+
+def read_profile_versions(timeout: float = 10.0) -> dict[str, dict[str, int]]:
+    """Route -> the latest profile version per instance on the compacted ``profiles`` topic."""
+    versions: dict[str, dict[str, int]] = {}
     with TopicReader(settings, "profiles", serde=serde, name="profile-versions") as reader:
         try:
             for message in reader.read_to_end(timeout):
                 if message.record is not None:
+                    route = versions.setdefault(message.record["route"], {})
                     instance = message.record["instance_id"]
-                    versions[instance] = max(versions.get(instance, 0), message.record["profile_version"])
+                    route[instance] = max(route.get(instance, 0), message.record["profile_version"])
         except TimeoutError as exc:
             log.warning("profile versions read in part: %s", exc)
     return versions
@@ -89,11 +121,11 @@ async def profiler_agent(stream: Any) -> None:
 
 async def handle(message: Message) -> None:
     record = serde.decode("joined.events", message.value, partition=message.partition, offset=message.offset)
-    await observe(record)
+    await observe(record, message.partition)
 
 
-async def observe(record: dict[str, Any]) -> None:
-    profiler = await profilers.route(record["route"])
+async def observe(record: dict[str, Any], partition: int) -> None:
+    profiler = await profilers.route(record["route"], partition)
     instance_id, version = record["instance_id"], record["model_version"]
     fired = profilers.detector(instance_id, version).update(record["correct"], record["features"])
     if fired:
@@ -180,9 +212,14 @@ builds = Builds(
 
 async def build_and_send(profiler: RouteProfiler, key: tuple[str, int]) -> None:
     build = profiler.start(*key, now_ms=int(time.time() * 1000))
+    profiling_state[profiler.route.encode()] = profiler.saved()  # the version is taken, even if this build fails
     loop = asyncio.get_running_loop()
     profile = await loop.run_in_executor(builds.executor, compute_build, profiler.route, profiler.config.profile, build)
+    if not profilers.owns(profiler):
+        log.info("route %s moved to another worker during a build of %s v%s; dropped", profiler.route, *key)
+        return
     changes = profiler.finish(build, profile)
+    profiling_state[profiler.route.encode()] = profiler.saved()
     await send(profiles, key=profile["instance_id"].encode(), value=serde.encode("profiles", profile))
     for change in changes:
         log.info("profile change for %s: %s %s", change["instance_id"], change["kind"], change.get("detail", ""))

@@ -122,6 +122,17 @@ class RouteProfiler:
         self._drift[key] = {"detected": True, "detected_ts": int(ts), "detectors": list(detectors)}
         self._rebuild.add(key)
 
+    def saved(self) -> dict[str, Any]:
+        """What must outlive this process (JSON-able): the last profile version per instance and the
+        change detector's hysteresis, so a restart neither reuses a version nor announces a known slice again."""
+        return {"versions": dict(self._versions), "changes": self.changes.to_dict()}
+
+    def restore(self, saved: Mapping[str, Any]) -> None:
+        """Continue from ``saved`` (see ``saved``)."""
+        for instance_id, version in saved.get("versions", {}).items():
+            self.restore_version(instance_id, version)
+        self.changes.load(saved.get("changes", {}))
+
     def restore_version(self, instance_id: str, profile_version: int) -> None:
         """Continue an instance's profile versions after ``profile_version`` (e.g. read back from ``profiles``)."""
         self._versions[instance_id] = max(self._versions.get(instance_id, 0), int(profile_version))

@@ -2,8 +2,8 @@
 
 ``AgentHarness`` puts messages on any of the agent's topics (Faust's own ``put`` cannot name
 the topic of an agent that reads several) and records every record the agent sends. What
-reaches Kafka otherwise is replaced: sends are recorded, and the continuity check (which reads
-committed offsets) sees no holes.
+reaches Kafka otherwise is replaced: sends and table changelog writes are recorded (apart),
+and the continuity check (which reads committed offsets) sees no holes.
 """
 
 from __future__ import annotations
@@ -12,9 +12,11 @@ import asyncio
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from types import SimpleNamespace
 from typing import Any
 from unittest import mock
 
+from faust.tables.base import Collection
 from faust.topics import Topic
 from faust.types import TP
 
@@ -35,6 +37,7 @@ class AgentHarness:
     def __init__(self, agent: Any) -> None:
         self.agent = agent
         self.sent: list[Sent] = []
+        self.changelog: list[Sent] = []  # (table changelog topic, key, value) as the tables wrote them
         self._offsets: dict[tuple[str, int], int] = {}
         self._context: Any = None
         self._patches: Any = None
@@ -46,7 +49,11 @@ class AgentHarness:
         async def no_holes(continuity: Continuity, partition: int, offset: int) -> list[Any]:
             return []
 
-        self._patches = _patched(send, no_holes)
+        def changelog(table: Collection, partition: int | None, key: Any, value: Any, *_: Any, **__: Any) -> Any:
+            self.changelog.append(Sent(table.changelog_topic.get_topic_name(), key, value))
+            return SimpleNamespace(message=SimpleNamespace(partition=partition or 0))
+
+        self._patches = _patched(send, no_holes, changelog)
         self._patches.__enter__()
         self._context = self.agent.test_context()
         self.wrapper = await self._context.__aenter__()
@@ -77,6 +84,10 @@ class AgentHarness:
 
 
 @contextmanager
-def _patched(send: Any, no_holes: Any) -> Iterator[None]:
-    with mock.patch.object(Topic, "send", send), mock.patch.object(Continuity, "missing", no_holes):
+def _patched(send: Any, no_holes: Any, changelog: Any) -> Iterator[None]:
+    with (
+        mock.patch.object(Topic, "send", send),
+        mock.patch.object(Continuity, "missing", no_holes),
+        mock.patch.object(Collection, "send_changelog", changelog),
+    ):
         yield

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 
 from streams.profiling.monitor import ProfilerConfig, RouteProfiler
@@ -29,6 +31,31 @@ def test_profile_versions_are_monotonic_per_instance_and_restorable():
     profiler.restore_version("a", 41)
     assert profiler.build("a", 1, now_ms=0)[0]["profile_version"] == 42
     assert profiler.build("a", 1, now_ms=1)[0]["profile_version"] == 43
+
+
+def test_a_profiler_restored_from_its_saved_state_continues_versions_and_announces_nothing_known():
+    config = ProfilerConfig(build_every=500, min_events=500)
+    weak = sim.Instance("a", weaknesses=[(sim.planted_box, 0.6)])
+    first, rng = RouteProfiler("credit", config), np.random.default_rng(3)
+    kinds = []
+    for start in (0, 500, 1000):
+        feed(first, weak, 500, rng, start)
+        kinds += [c["kind"] for c in first.build("a", 1, now_ms=start)[1]]
+    assert kinds.count("slice_appeared") == 1
+
+    def after_restart(profiler: RouteProfiler) -> list[tuple[int, list[str]]]:
+        out = []
+        for start in (1500, 2000, 2500):
+            feed(profiler, weak, 500, np.random.default_rng(start), start)
+            profile, changes = profiler.build("a", 1, now_ms=start)
+            out.append((profile["profile_version"], [c["kind"] for c in changes]))
+        return out
+
+    restored = RouteProfiler("credit", config)
+    restored.restore(json.loads(json.dumps(first.saved())))  # as the table's changelog carries it
+    assert after_restart(restored) == [(4, []), (5, []), (6, [])]
+    forgetful = after_restart(RouteProfiler("credit", config))  # what a restart without the saved state does
+    assert [v for v, _ in forgetful] == [1, 2, 3] and any("slice_appeared" in k for _, k in forgetful)
 
 
 def test_drift_rebuilds_from_post_drift_data_and_says_so_once():

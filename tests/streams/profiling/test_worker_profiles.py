@@ -15,45 +15,58 @@ from tests.streams.worker_process import WorkerProcess, read_topic, worker_env
 
 pytestmark = pytest.mark.kafka
 EVENTS = 2000
+AFTER = 1000  # events per instance after the restart: builds enough to announce a slice again, were it forgotten
+INFERENCE_FIELDS = (
+    "request_id",
+    "route",
+    "instance_id",
+    "model_version",
+    "features",
+    "attributes",
+    "prediction",
+    "probabilities",
+)
 
 
-def test_a_planted_weakness_becomes_the_weak_instance_top_slice(kafka_topics, tmp_path):
+def send_pairs(send: Sender, streams: list) -> None:
+    now = datetime.now(UTC)
+    for batch in zip(*streams, strict=True):
+        for joined in batch:
+            inference = {k: joined[k] for k in INFERENCE_FIELDS}
+            send.avro("inference.events", inference | {"ts": now})
+            send.avro("feedback.events", {"request_id": joined["request_id"], "label": joined["label"], "ts": now})
+    send.flush()
+
+
+def built_for_all(instances: list[sim.Instance], events: int, since_version: dict[str, int] | None = None):
+    """Until a profile over ``events`` events exists for every instance (newer than ``since_version``):
+    builds due while one runs are coalesced, so wait for one over every event."""
+
+    def done(records: list[dict]) -> bool:
+        covered: dict[str, int] = {}
+        for r in records:
+            if r["profile_version"] > (since_version or {}).get(r["instance_id"], 0):
+                covered[r["instance_id"]] = max(covered.get(r["instance_id"], 0), r["events"])
+        return all(covered.get(i.name, 0) >= events for i in instances)
+
+    return done
+
+
+def test_a_planted_weakness_becomes_the_weak_instance_top_slice_and_a_restart_does_not_announce_it_again(
+    kafka_topics, tmp_path
+):
     weak = sim.Instance("credit-a", weaknesses=[(sim.planted_box, 0.6)])
     peers = [sim.Instance("credit-b"), sim.Instance("credit-c")]
+    instances = [weak, *peers]
     rng = np.random.default_rng(7)
-    process = WorkerProcess(worker_env(kafka_topics, INSITU_FEEDBACK_TTL="1h"), tmp_path / "worker.log").start()
+    env = worker_env(kafka_topics, INSITU_FEEDBACK_TTL="1h")
+    send = Sender(kafka_topics)
+    process = WorkerProcess(env, tmp_path / "worker.log").start()
     try:
-        send = Sender(kafka_topics)
-        now = datetime.now(UTC)
-        streams = [sim.records(rng, instance, EVENTS) for instance in [weak, *peers]]
-        for batch in zip(*streams, strict=True):
-            for joined in batch:
-                inference = {
-                    k: joined[k]
-                    for k in (
-                        "request_id",
-                        "route",
-                        "instance_id",
-                        "model_version",
-                        "features",
-                        "attributes",
-                        "prediction",
-                        "probabilities",
-                    )
-                }
-                send.avro("inference.events", inference | {"ts": now})
-                send.avro("feedback.events", {"request_id": joined["request_id"], "label": joined["label"], "ts": now})
-        send.flush()
-
-        def built_for_all(records):  # builds due while one runs are coalesced: wait for one over every event
-            covered = {}
-            for r in records:
-                covered[r["instance_id"]] = max(covered.get(r["instance_id"], 0), r["events"])
-            return all(covered.get(i.name, 0) >= EVENTS for i in [weak, *peers])
-
-        profiles = read_topic(kafka_topics, "profiles", built_for_all, timeout=300)
+        send_pairs(send, [sim.records(rng, instance, EVENTS) for instance in instances])
+        profiles = read_topic(kafka_topics, "profiles", built_for_all(instances, EVENTS), timeout=300)
     finally:
-        process.stop()
+        process.kill()  # kill -9: no chance to save anything on the way out
 
     latest = max((p for p in profiles if p["instance_id"] == weak.name), key=lambda p: p["profile_version"])
     assert latest["events"] == EVENTS and latest["slices"], latest["window"]
@@ -65,8 +78,23 @@ def test_a_planted_weakness_becomes_the_weak_instance_top_slice(kafka_topics, tm
     assert precision >= 0.8 and recall >= 0.8, top["description"]
     assert not top["hard_for_all"] and top["peer_error"] is not None and top["peer_error"] < top["error"]
     assert latest["shap_attribution"], "errors are attributed to features"
-
     changes = read_topic(kafka_topics, "profile.changes", lambda r: True)
     appeared = Counter(c["instance_id"] for c in changes if c["kind"] == "slice_appeared")
     assert appeared[weak.name] == 1, [c["detail"] for c in changes]
     assert appeared[peers[0].name] == 0 and appeared[peers[1].name] == 0
+
+    # A new worker after the kill: the same weakness, two more builds per instance; nothing announced again.
+    before = {i.name: max(p["profile_version"] for p in profiles if p["instance_id"] == i.name) for i in instances}
+    process = WorkerProcess(env, tmp_path / "worker-2.log").start()
+    try:
+        send_pairs(send, [sim.records(rng, instance, AFTER, start_ts=EVENTS) for instance in instances])
+        profiles = read_topic(kafka_topics, "profiles", built_for_all(instances, AFTER, before), timeout=300)
+    finally:
+        process.stop()
+    for instance in instances:
+        versions = [p["profile_version"] for p in profiles if p["instance_id"] == instance.name]
+        assert len(versions) == len(set(versions)) and max(versions) > before[instance.name], versions
+    changes = read_topic(kafka_topics, "profile.changes", lambda r: True)
+    appeared = Counter(c["instance_id"] for c in changes if c["kind"] == "slice_appeared")
+    assert appeared == {weak.name: 1}, [c["detail"] for c in changes]
+    assert len({c["change_id"] for c in changes}) == len(changes)
