@@ -7,6 +7,7 @@ reader never sees half a file).
 
 from __future__ import annotations
 
+import os
 import uuid
 from typing import Any
 
@@ -63,12 +64,16 @@ class Storage:
 
     def create_bytes(self, relative: str, data: bytes) -> None:
         """Write ``relative`` only if it does not exist yet, else ``FileExistsError``: of several writers
-        racing for one name, exactly one wins (an exclusive create on a local disk, a conditional put
-        where the filesystem offers one)."""
+        racing for one name, exactly one wins (O_EXCL on a local disk; elsewhere fsspec's ``mode="create"``,
+        a conditional put on object stores that offer one)."""
         target = self.path(relative)
-        if self._local:
-            self.fs.makedirs(target.rsplit("/", 1)[0], exist_ok=True)
-        self.fs.pipe_file(target, data, mode="create")
+        if not self._local:
+            self.fs.pipe_file(target, data, mode="create")
+            return
+        self.fs.makedirs(target.rsplit("/", 1)[0], exist_ok=True)
+        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)  # fsspec's local "create" is not atomic
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
 
     def exists(self, relative: str) -> bool:
         return bool(self.fs.exists(self.path(relative)))
