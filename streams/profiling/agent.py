@@ -220,6 +220,7 @@ async def build_and_send(profiler: RouteProfiler, key: tuple[str, int]) -> None:
         return
     changes = profiler.finish(build, profile)
     profiling_state[profiler.route.encode()] = profiler.saved()
+    await app.producer.flush()  # the state is in its changelog before a change it led to goes out
     await send(profiles, key=profile["instance_id"].encode(), value=serde.encode("profiles", profile))
     for change in changes:
         log.info("profile change for %s: %s %s", change["instance_id"], change["kind"], change.get("detail", ""))

@@ -15,7 +15,7 @@ from tests.streams.worker_process import WorkerProcess, read_topic, worker_env
 
 pytestmark = pytest.mark.kafka
 EVENTS = 2000
-AFTER = 1000  # events per instance after the restart: builds enough to announce a slice again, were it forgotten
+AFTER = 600  # events per instance after the restart: builds enough to announce a slice again, were it forgotten
 INFERENCE_FIELDS = (
     "request_id",
     "route",
@@ -52,6 +52,10 @@ def built_for_all(instances: list[sim.Instance], events: int, since_version: dic
     return done
 
 
+def announced(changes: list[dict], instance: sim.Instance) -> bool:
+    return any(c["kind"] == "slice_appeared" and c["instance_id"] == instance.name for c in changes)
+
+
 def test_a_planted_weakness_becomes_the_weak_instance_top_slice_and_a_restart_does_not_announce_it_again(
     kafka_topics, tmp_path
 ):
@@ -65,6 +69,7 @@ def test_a_planted_weakness_becomes_the_weak_instance_top_slice_and_a_restart_do
     try:
         send_pairs(send, [sim.records(rng, instance, EVENTS) for instance in instances])
         profiles = read_topic(kafka_topics, "profiles", built_for_all(instances, EVENTS), timeout=300)
+        read_topic(kafka_topics, "profile.changes", lambda r: announced(r, weak), timeout=120)
     finally:
         process.kill()  # kill -9: no chance to save anything on the way out
 
