@@ -9,6 +9,7 @@ import socket
 import subprocess
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -271,8 +272,9 @@ class EmbeddedBroker:
             if not self.cluster_id_file.exists():
                 self.cluster_id_file.write_text(uuid.uuid4().hex[:22])
             cluster_id = self.cluster_id_file.read_text().strip()
-            for node in stopped:
-                processes[node.node_id] = node.launch(java, classpath, cluster_id)
+            with ThreadPoolExecutor(len(stopped)) as pool:  # each formats its storage first: a JVM run each
+                launched = pool.map(lambda node: node.launch(java, classpath, cluster_id), stopped)
+                processes = {node.node_id: process for node, process in zip(stopped, launched, strict=True)}
             self.bootstrap_file.write_text(bootstrap)
         try:
             deadline = time.monotonic() + timeout
@@ -285,9 +287,19 @@ class EmbeddedBroker:
         return bootstrap
 
     def stop(self, timeout: float = 30.0) -> bool:
-        """Stop every node gracefully (SIGTERM, then SIGKILL after ``timeout``). False if none ran."""
-        stopped = [node.stop(timeout) for node in reversed(self.nodes)]
-        return any(stopped)
+        """Stop every node gracefully (SIGTERM, then SIGKILL after ``timeout``). False if none ran.
+
+        All nodes are signalled at once: stopped one by one, the last would wait out ``timeout`` for a
+        controller quorum that is already gone."""
+        running = [(node, pid) for node in self.nodes if (pid := node.pid()) is not None]
+        for _, pid in running:
+            os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        for node, _ in running:
+            node.stop(max(0.0, deadline - time.monotonic()))
+        for node in self.nodes:
+            node.pid_file.unlink(missing_ok=True)
+        return bool(running)
 
     # -- internals --------------------------------------------------------------------------
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import time
 
 import pytest
 from confluent_kafka import Producer
@@ -57,8 +58,11 @@ def test_a_three_broker_cluster_replicates_and_keeps_taking_writes_with_one_brok
         topic = settings.topic("feedback.events")
         partitions = admin(settings).list_topics(timeout=30).topics[topic].partitions.values()
         assert sorted(len(p.replicas) for p in partitions) == [3, 3]
-        live = describe_topics(admin(settings), settings)[topic]["config"]
-        assert live["min.insync.replicas"] == "2"
+        deadline = time.monotonic() + 30
+        while topic not in (live := describe_topics(admin(settings), settings)):  # each node learns of it in turn
+            assert time.monotonic() < deadline, f"{topic} never described"
+            time.sleep(0.2)
+        assert live[topic]["config"]["min.insync.replicas"] == "2"
 
         assert broker.nodes[2].stop(kill=True) is True
         assert not again.status().answering

@@ -14,8 +14,8 @@ from tests.streams.test_worker import Sender
 from tests.streams.worker_process import WorkerProcess, read_topic, worker_env
 
 pytestmark = pytest.mark.kafka
-EVENTS = 2000
-AFTER = 600  # events per instance after the restart: builds enough to announce a slice again, were it forgotten
+EVENTS = 1000  # per instance, in two halves (each a multiple of build_every, 250)
+AFTER = 1000  # events per instance after the restart, in two halves (each a multiple of build_every, 250)
 INFERENCE_FIELDS = (
     "request_id",
     "route",
@@ -63,12 +63,14 @@ def test_a_planted_weakness_becomes_the_weak_instance_top_slice_and_a_restart_do
     peers = [sim.Instance("credit-b"), sim.Instance("credit-c")]
     instances = [weak, *peers]
     rng = np.random.default_rng(7)
-    env = worker_env(kafka_topics, INSITU_FEEDBACK_TTL="1h")
+    # A killed worker leaves the group soon; builds back to back (SHAP takes seconds; no throttle wait between).
+    env = worker_env(kafka_topics, INSITU_FEEDBACK_TTL="1h", INSITU_SESSION_TIMEOUT="8", INSITU_PROFILE_BUILD_SHARE="1")
     send = Sender(kafka_topics)
     process = WorkerProcess(env, tmp_path / "worker.log").start()
-    try:
-        send_pairs(send, [sim.records(rng, instance, EVENTS) for instance in instances])
-        profiles = read_topic(kafka_topics, "profiles", built_for_all(instances, EVENTS), timeout=300)
+    try:  # in two halves, so that two builds over large windows name the slice: it is announced
+        for start in (0, EVENTS // 2):
+            send_pairs(send, [sim.records(rng, instance, EVENTS // 2, start_ts=start) for instance in instances])
+            profiles = read_topic(kafka_topics, "profiles", built_for_all(instances, start + EVENTS // 2), timeout=300)
         read_topic(kafka_topics, "profile.changes", lambda r: announced(r, weak), timeout=120)
     finally:
         process.kill()  # kill -9: no chance to save anything on the way out
@@ -91,9 +93,11 @@ def test_a_planted_weakness_becomes_the_weak_instance_top_slice_and_a_restart_do
     # A new worker after the kill: the same weakness, two more builds per instance; nothing announced again.
     before = {i.name: max(p["profile_version"] for p in profiles if p["instance_id"] == i.name) for i in instances}
     process = WorkerProcess(env, tmp_path / "worker-2.log").start()
-    try:
-        send_pairs(send, [sim.records(rng, instance, AFTER, start_ts=EVENTS) for instance in instances])
-        profiles = read_topic(kafka_topics, "profiles", built_for_all(instances, AFTER, before), timeout=300)
+    try:  # again two builds that name the slice, which would announce it again were it forgotten
+        for start in (EVENTS, EVENTS + AFTER // 2):
+            send_pairs(send, [sim.records(rng, instance, AFTER // 2, start_ts=start) for instance in instances])
+            done = built_for_all(instances, start - EVENTS + AFTER // 2, before)
+            profiles = read_topic(kafka_topics, "profiles", done, timeout=300)
     finally:
         process.stop()
     for instance in instances:
