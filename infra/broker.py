@@ -96,11 +96,21 @@ class BrokerNode:
 
     def stop(self, timeout: float = 30.0, *, kill: bool = False) -> bool:
         """SIGTERM, then SIGKILL after ``timeout`` (``kill``: SIGKILL at once). False if it was not running."""
-        pid = self.pid()
+        pid = self.signal(signal.SIGKILL if kill else signal.SIGTERM)
         if pid is None:
             self.pid_file.unlink(missing_ok=True)
             return False
-        os.kill(pid, signal.SIGKILL if kill else signal.SIGTERM)
+        return self.wait_stopped(pid, timeout)
+
+    def signal(self, sig: int) -> int | None:
+        """Send ``sig`` to the node's JVM; its pid, or None if it is not running."""
+        pid = self.pid()
+        if pid is not None:
+            os.kill(pid, sig)
+        return pid
+
+    def wait_stopped(self, pid: int, timeout: float) -> bool:
+        """Wait up to ``timeout`` for the signalled JVM ``pid`` to exit, then SIGKILL it."""
         deadline = time.monotonic() + timeout
         while _alive(pid) and time.monotonic() < deadline:
             time.sleep(0.2)
@@ -291,12 +301,10 @@ class EmbeddedBroker:
 
         All nodes are signalled at once: stopped one by one, the last would wait out ``timeout`` for a
         controller quorum that is already gone."""
-        running = [(node, pid) for node in self.nodes if (pid := node.pid()) is not None]
-        for _, pid in running:
-            os.kill(pid, signal.SIGTERM)
+        running = [(node, pid) for node in self.nodes if (pid := node.signal(signal.SIGTERM)) is not None]
         deadline = time.monotonic() + timeout
-        for node, _ in running:
-            node.stop(max(0.0, deadline - time.monotonic()))
+        for node, pid in running:
+            node.wait_stopped(pid, max(0.0, deadline - time.monotonic()))
         for node in self.nodes:
             node.pid_file.unlink(missing_ok=True)
         return bool(running)
